@@ -1,0 +1,20 @@
+"""The API's route tree. Private routes sit under a parent that requires a user;
+public ones are mounted on `public` on purpose, so a forgotten dependency cannot
+expose a route."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from botskis.core.auth import current_user
+from botskis.users import router as users
+
+public = APIRouter()
+public.include_router(users.public_router)
+
+private = APIRouter(dependencies=[Depends(current_user)])
+private.include_router(users.router)
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(public)
+api_router.include_router(private)

@@ -1,0 +1,44 @@
+"""create_app(): settings, logging, database, middleware, routers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from botskis import __version__
+from botskis.api import health
+from botskis.api.router import api_router
+from botskis.config import Settings, get_settings
+from botskis.core.errors import install_error_handlers
+from botskis.core.logging import setup_logging
+from botskis.core.security import PasswordHasher
+from botskis.database.connection import Database
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    setup_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="Botskis",
+        version=__version__,
+        description="Self-hostable platform for AI automation agents.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = Database(settings)
+    app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
+
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    return app

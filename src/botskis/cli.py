@@ -1,0 +1,125 @@
+"""`botskis` command line: serve, migrate, create-user."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import NoReturn
+
+import click
+from pydantic import ValidationError
+
+from botskis.config import Settings, get_settings, settings_error_line
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"botskis: {message}", err=True)
+    sys.exit(2)
+
+
+def _load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        _fail(settings_error_line(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Botskis: a self-hostable platform for AI automation agents."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default: HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: PORT or 8000).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Uvicorn processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the HTTP and WebSocket API."""
+    import uvicorn
+
+    settings = _load_settings()
+    uvicorn.run(
+        "botskis.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option("--downgrade", is_flag=True, help="Downgrade to --revision instead of upgrading.")
+def migrate(revision: str, downgrade: bool) -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    from botskis.database import migrate as migrations
+
+    settings = _load_settings()
+    if downgrade:
+        migrations.downgrade(settings.database_url, revision)
+    else:
+        migrations.upgrade(settings.database_url, revision)
+    click.echo(f"database at {'revision ' + revision if downgrade else revision}")
+
+
+@main.command("create-user")
+@click.option("--email", required=True, help="Email address (login name).")
+@click.option("--full-name", default="Administrator", show_default=True)
+@click.option("--company", default=None)
+@click.option("--superuser", is_flag=True, help="Grant administrator rights.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input, not a prompt."
+)
+def create_user(
+    email: str, full_name: str, company: str | None, superuser: bool, password_stdin: bool
+) -> None:
+    """Create an account (an operator's superuser, say)."""
+    from botskis.core.security import PasswordHasher
+    from botskis.database.connection import Database
+    from botskis.users import schemas, service
+    from botskis.users.errors import EmailTaken
+
+    settings = _load_settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+    try:
+        body = schemas.UserCreate(
+            email=email, password=password, full_name=full_name, company=company
+        )
+    except ValidationError as exc:
+        _fail("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()))
+
+    async def _create() -> str:
+        database = Database(settings)
+        try:
+            async with database.transaction() as session:
+                user = await service.create_user(
+                    session,
+                    PasswordHasher(settings.bcrypt_rounds),
+                    email=body.email,
+                    password=body.password,
+                    full_name=body.full_name,
+                    company=body.company,
+                    is_superuser=superuser,
+                )
+                return str(user.id)
+        finally:
+            await database.dispose()
+
+    try:
+        user_id = asyncio.run(_create())
+    except EmailTaken:
+        _fail(f"an account with email {body.email} already exists")
+    click.echo(f"created {'superuser' if superuser else 'user'} {body.email} ({user_id})")
+
+
+if __name__ == "__main__":
+    main()

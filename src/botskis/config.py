@@ -1,0 +1,111 @@
+"""Settings: one validated object, read from the environment and `.env`.
+
+The environment wins over `.env`. A bad value fails at start with one readable
+line (see `settings_error_line`), never in the middle of traffic.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "your-secret-key",
+        "your-secret-key-here",
+        "replace-me",
+        "dev-secret-key",
+    }
+)
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    environment: Literal["development", "production"] = "development"
+    secret_key: str = DEV_SECRET_KEY
+
+    database_url: str = "sqlite+aiosqlite:///./botskis.db"
+    database_pool_size: int = Field(default=20, ge=1, le=500)
+    database_max_overflow: int = Field(default=10, ge=0, le=500)
+    database_pool_recycle_seconds: int = Field(default=1800, ge=30)
+    redis_url: str | None = None
+
+    access_token_expire_minutes: int = Field(default=7 * 24 * 60, ge=1, le=60 * 24 * 90)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+
+    log_dir: str = "logs"
+    log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_json: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _production_needs_real_secret(self) -> Settings:
+        if self.environment == "production":
+            key = self.secret_key
+            if key.strip().lower() in PLACEHOLDER_SECRETS or key == DEV_SECRET_KEY:
+                raise ValueError("SECRET_KEY is missing or a placeholder; set a random value")
+            if len(key.encode()) < 32:
+                raise ValueError("SECRET_KEY must be at least 32 bytes in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sync_database_url(self) -> str:
+        """The same database for tools that are not async (Alembic offline, DBOS)."""
+        return self.database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+
+
+def settings_error_line(error: ValidationError) -> str:
+    """One readable line naming each bad setting, for start-up failures."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]).upper() or "settings"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if item["loc"] else message)
+    return "invalid configuration: " + "; ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

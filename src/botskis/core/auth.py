@@ -1,0 +1,55 @@
+"""Who is calling: bearer-token dependencies every private route stands on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from loguru import logger
+
+from botskis.api.dependencies import SessionDep, SettingsDep
+from botskis.core.errors import Unauthorized
+from botskis.core.security import InvalidToken, TokenClaims
+from botskis.users import service
+from botskis.users.errors import InactiveUser, SuperuserRequired
+from botskis.users.models import User
+
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def current_user(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+) -> User:
+    if not token:
+        raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
+    try:
+        user, claims = await service.resolve_token(session, settings, token)
+    except InvalidToken as exc:
+        logger.bind(security=True, reason=str(exc)[:80]).warning("token rejected")
+        raise Unauthorized("The access token is invalid, expired or revoked") from exc
+    if not user.is_active:
+        raise InactiveUser()
+    request.state.user_id = user.id
+    request.state.token_claims = claims
+    return user
+
+
+def current_claims(request: Request, _user: Annotated[User, Depends(current_user)]) -> TokenClaims:
+    claims: TokenClaims = request.state.token_claims
+    return claims
+
+
+async def current_superuser(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_superuser:
+        logger.bind(security=True, user_id=str(user.id)).warning("permission denied")
+        raise SuperuserRequired()
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
+Superuser = Annotated[User, Depends(current_superuser)]

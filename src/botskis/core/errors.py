@@ -1,0 +1,157 @@
+"""One error hierarchy, one place that turns errors into problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from loguru import logger
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    """A failure a client can act on. Domains subclass it with a fixed status."""
+
+    status: int = 400
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class NotFound(AppError):
+    status = 404
+
+
+class Conflict(AppError):
+    status = 409
+
+
+class Forbidden(AppError):
+    status = 403
+
+
+class Unauthorized(AppError):
+    status = 401
+
+    def __init__(self, detail: str = "Not authenticated", **extra: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extra)
+
+
+class ValidationFailed(AppError):
+    """A 422 whose `errors` list names each field, like request validation does."""
+
+    status = 422
+
+    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail, errors=errors)
+
+
+def request_id_of(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or phrase,
+        "status": status,
+        "detail": detail,
+        "request_id": request_id_of(request),
+    }
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem(
+        request, exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No route matches {request.method} {request.url.path}"
+    return problem(request, exc.status_code, detail, headers=dict(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_name(e.get("loc", ())), "message": _validation_message(e)}
+        for e in exc.errors()
+    ]
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem(request, 400, "The request body is not valid JSON", errors=errors)
+    return problem(request, 422, "The request is not valid", errors=errors)
+
+
+async def _value_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.bind(request_id=request_id_of(request)).info("value error: {}", type(exc).__name__)
+    return problem(request, 400, "The request could not be processed: invalid value")
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.bind(request_id=request_id_of(request)).info("integrity conflict")
+    return problem(request, 409, "The request conflicts with existing data")
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.bind(request_id=request_id_of(request)).opt(exception=exc).error(
+        "unhandled error on {} {}", request.method, request.url.path
+    )
+    return problem(request, 500, "An unexpected error occurred; quote the request id for support")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValueError, _value_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Response, status
+from loguru import logger
+
+from botskis.api.dependencies import HasherDep, SessionDep, SettingsDep
+from botskis.core.auth import CurrentClaims, CurrentUser, Superuser
+from botskis.core.pagination import Page, PageDep
+from botskis.users import schemas, service
+from botskis.users.models import User
+
+public_router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["users"])
+
+
+@public_router.post("/users", status_code=status.HTTP_201_CREATED, response_model=schemas.User)
+async def sign_up(body: schemas.UserCreate, session: SessionDep, hasher: HasherDep) -> User:
+    user = await service.create_user(
+        session,
+        hasher,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        company=body.company,
+    )
+    logger.bind(security=True, user_id=str(user.id)).info("signup")
+    return user
+
+
+async def _login(
+    session: SessionDep, hasher: HasherDep, settings: SettingsDep, email: str, password: str
+) -> schemas.Token:
+    try:
+        user = await service.authenticate(session, hasher, email=email, password=password)
+    except Exception:
+        logger.bind(security=True).warning("login failed")
+        raise
+    logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
+    token = service.issue_token(settings, user)
+    return schemas.Token(access_token=token.token, expires_in=token.expires_in)
+
+
+@public_router.post("/auth/login", response_model=schemas.Token)
+async def login(
+    body: schemas.LoginRequest, session: SessionDep, hasher: HasherDep, settings: SettingsDep
+) -> schemas.Token:
+    return await _login(session, hasher, settings, body.email, body.password)
+
+
+@public_router.post("/auth/token", response_model=schemas.Token)
+async def login_form(
+    username: Annotated[str, Form(min_length=1, max_length=254)],
+    password: Annotated[str, Form(min_length=1, max_length=1024)],
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> schemas.Token:
+    """OAuth2 password flow, for the Authorize button in /docs."""
+    return await _login(session, hasher, settings, username, password)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) -> Response:
+    await service.revoke_token(session, user, claims)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users/me", response_model=schemas.User)
+async def read_me(user: CurrentUser) -> User:
+    return user
+
+
+@router.patch("/users/me", response_model=schemas.User)
+async def update_me(body: schemas.UserUpdate, user: CurrentUser, session: SessionDep) -> User:
+    return await service.update_profile(session, user, changes=body.model_dump(exclude_unset=True))
+
+
+@router.post("/users/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: schemas.PasswordChange, user: CurrentUser, session: SessionDep, hasher: HasherDep
+) -> Response:
+    await service.change_password(
+        session,
+        hasher,
+        user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+    logger.bind(security=True, user_id=str(user.id)).info("password changed")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(user: CurrentUser, session: SessionDep) -> Response:
+    await service.delete_user(session, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users", response_model=Page[schemas.User])
+async def list_users(_admin: Superuser, session: SessionDep, page: PageDep) -> Page[schemas.User]:
+    users, total = await service.list_users(session, limit=page.limit, offset=page.offset)
+    return Page[schemas.User](
+        items=[schemas.User.model_validate(u) for u in users],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

@@ -1,0 +1,143 @@
+"""Accounts: signup, login, profile, password change, token revocation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from botskis.config import Settings
+from botskis.core.security import (
+    BCRYPT_MAX_BYTES,
+    AccessToken,
+    InvalidToken,
+    PasswordHasher,
+    TokenClaims,
+    create_access_token,
+    decode_access_token,
+)
+from botskis.users.errors import EmailTaken, InactiveUser, InvalidCredentials, WrongPassword
+from botskis.users.models import RevokedToken, User
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+async def create_user(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    company: str | None = None,
+    is_superuser: bool = False,
+) -> User:
+    email = email.strip().lower()
+    if await get_by_email(session, email) is not None:
+        raise EmailTaken()
+    user = User(
+        email=email,
+        hashed_password=await hasher.hash(password),
+        full_name=full_name,
+        company=company,
+        is_superuser=is_superuser,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def authenticate(
+    session: AsyncSession, hasher: PasswordHasher, *, email: str, password: str
+) -> User:
+    """The same 401 and the same bcrypt cost whether the email exists or not."""
+    user = await get_by_email(session, email)
+    if len(password.encode()) > BCRYPT_MAX_BYTES:
+        await hasher.verify(password.encode()[:BCRYPT_MAX_BYTES].decode(errors="ignore"), None)
+        raise InvalidCredentials()
+    ok = await hasher.verify(password, user.hashed_password if user else None)
+    if user is None or not ok:
+        raise InvalidCredentials()
+    if not user.is_active:
+        raise InactiveUser()
+    return user
+
+
+def issue_token(settings: Settings, user: User) -> AccessToken:
+    return create_access_token(
+        settings.secret_key, user.id, user.token_version, settings.access_token_expire_minutes
+    )
+
+
+async def resolve_token(
+    session: AsyncSession, settings: Settings, token: str
+) -> tuple[User, TokenClaims]:
+    """The user a token speaks for, or InvalidToken: bad, expired, revoked, or user gone."""
+    claims = decode_access_token(settings.secret_key, token)
+    revoked = exists().where(RevokedToken.jti == claims.jti)
+    row = (
+        await session.execute(
+            select(User, revoked.label("revoked")).where(User.id == claims.subject)
+        )
+    ).first()
+    if row is None:
+        raise InvalidToken("unknown user")
+    user, is_revoked = row
+    if is_revoked or user.token_version != claims.version:
+        raise InvalidToken("revoked")
+    return user, claims
+
+
+async def revoke_token(session: AsyncSession, user: User, claims: TokenClaims) -> None:
+    session.add(RevokedToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
+    # Expired entries can never match a valid token again; prune them as we go.
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
+
+
+async def update_profile(
+    session: AsyncSession, user: User, *, changes: dict[str, str | None]
+) -> User:
+    for field in ("full_name", "company"):
+        if field in changes:
+            value = changes[field]
+            if field == "full_name" and value is None:
+                continue
+            setattr(user, field, value)
+    await session.flush()
+    return user
+
+
+async def change_password(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+) -> None:
+    if not await hasher.verify(current_password, user.hashed_password):
+        raise WrongPassword()
+    user.hashed_password = await hasher.hash(new_password)
+    user.token_version += 1
+    await session.flush()
+
+
+async def delete_user(session: AsyncSession, user: User) -> None:
+    await session.delete(user)
+    await session.flush()
+
+
+async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple[list[User], int]:
+    total = await session.scalar(select(func.count()).select_from(User)) or 0
+    users = await session.scalars(
+        select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
+    )
+    return list(users), total
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)

@@ -25,7 +25,7 @@ PLACEHOLDER_SECRETS = frozenset(
         "dev-secret-key",
     }
 )
-DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 
 
 def _split_csv(value: object) -> object:

@@ -6,7 +6,7 @@ PostgreSQL (psycopg 3) gets a bounded pool with pre-ping and recycling.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from botskis.config import Settings
+from botskis.realtime.events import Event, take_pending
+
+EventSink = Callable[[Sequence[Event]], Awaitable[None]]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -58,17 +61,24 @@ class Database:
     def __init__(self, settings: Settings, database_url: str | None = None) -> None:
         self.engine = create_engine(settings, database_url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Receives the events a unit of work emitted, after it committed.
+        self.event_sink: EventSink | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit on success, roll back on any error."""
+        """One unit of work: commit on success, roll back on any error; events
+        emitted inside it are delivered only after the commit."""
         async with self.sessions() as session:
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                take_pending(session)
                 raise
+            events = take_pending(session)
+            if events and self.event_sink is not None:
+                await self.event_sink(events)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

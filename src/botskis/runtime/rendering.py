@@ -1,0 +1,111 @@
+"""Rendering step parameters in a Jinja2 sandbox.
+
+Rules every template author can rely on:
+* a string that is exactly one `{{ expression }}` yields the expression's native
+  value (a list stays a list, a number stays a number);
+* any other string containing `{{` or `{%` renders to text;
+* dicts and lists render recursively; other values pass through.
+The context is `input`, `config`, `steps` (``steps.<id>.output``), `now` and, in a
+`foreach` step, `item` and `index`. Undefined names fail loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
+
+
+class RenderError(Exception):
+    """A template expression failed; the message names the expression."""
+
+    def __init__(self, expression: str, reason: str) -> None:
+        super().__init__(f"cannot render {expression!r}: {reason}")
+        self.expression = expression
+        self.reason = reason
+
+
+def _tojson(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def make_environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters["tojson"] = _tojson
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "default": str}
+    return env
+
+
+ENVIRONMENT = make_environment()
+
+
+def _is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
+    """Evaluate a bare expression (a `when` or `foreach`) to its native value."""
+    try:
+        return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)(**context)
+    except (TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise RenderError(expression, str(exc)) from exc
+
+
+def render_value(value: Any, context: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        if not _is_template(value):
+            return value
+        single = SINGLE_EXPRESSION.match(value)
+        if single and "}}" not in single.group("expr") and "{{" not in single.group("expr"):
+            return evaluate(single.group("expr"), context)
+        try:
+            return ENVIRONMENT.from_string(value).render(**context)
+        except (TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise RenderError(value, str(exc)) from exc
+    if isinstance(value, Mapping):
+        return {key: render_value(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, context) for item in value]
+    return value
+
+
+def iter_templates(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if _is_template(value):
+            yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from iter_templates(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from iter_templates(item)
+
+
+def check_template(text: str) -> None:
+    """Parse (not run) a template string; raise RenderError when it does not parse."""
+    try:
+        ENVIRONMENT.parse(text)
+    except TemplateError as exc:
+        raise RenderError(text, str(exc)) from exc
+
+
+def check_expression(expression: str) -> None:
+    try:
+        ENVIRONMENT.compile_expression(expression)
+    except TemplateError as exc:
+        raise RenderError(expression, str(exc)) from exc
+
+
+def referenced_names(text: str) -> set[str]:
+    """Top-level names a template reads (for checks such as `steps` ordering)."""
+    try:
+        tree = ENVIRONMENT.parse(text)
+    except TemplateError:
+        return set()
+    return {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}

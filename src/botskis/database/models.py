@@ -4,7 +4,16 @@ Alembic's autogenerate and the test schema need the whole metadata; each
 domain adds one line here when it gains tables.
 """
 
+from botskis.agents import models as agents_models
+from botskis.credentials import models as credentials_models
 from botskis.database.base import Base
+from botskis.onboarding import models as onboarding_models
 from botskis.users import models as users_models
 
-__all__ = ["Base", "users_models"]
+__all__ = [
+    "Base",
+    "agents_models",
+    "credentials_models",
+    "onboarding_models",
+    "users_models",
+]

@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.database.dispose()
+            app.state.hasher.close()
 
     app = FastAPI(
         title="Botskis",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import threading
@@ -22,10 +23,9 @@ BCRYPT_MAX_BYTES = 72
 def _lower_thread_priority() -> None:
     """bcrypt threads yield the CPU to the event loop thread whenever it is runnable,
     so a login storm cannot starve health checks and other requests."""
-    try:
+    # Not Linux, or not permitted: run at normal priority.
+    with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
-        pass
 
 
 class PasswordHasher:

@@ -19,6 +19,7 @@ from botskis.config import Settings
 from botskis.database.models import Base
 from tests.databases import TEST_REDIS_URL, on_postgres, sync_url, throwaway_database
 
+pytest_plugins = ["tests.fakes.fixtures"]
 # Tests never read a developer's .env or ambient settings.
 for _name in list(os.environ):
     if _name.lower() in Settings.model_fields:

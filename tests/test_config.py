@@ -26,7 +26,12 @@ def test_production_rejects_weak_secret(secret: str) -> None:
 
 
 def test_production_accepts_long_random_secret() -> None:
-    settings = Settings(_env_file=None, environment="production", secret_key="k" * 40)  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="production",
+        secret_key="k" * 40,
+        credentials_key="k1:" + "A" * 43,
+    )
     assert settings.environment == "production"
 
 

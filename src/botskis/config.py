@@ -66,10 +66,28 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
 
+    credentials_key: str | None = None
+    credentials_old_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("credentials_old_keys", mode="before")
+    @classmethod
+    def _parse_key_list(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _credential_keys_are_usable(self) -> Settings:
+        from botskis.credentials.vault import parse_key
+
+        if self.credentials_key:
+            parse_key(self.credentials_key)
+        for value in self.credentials_old_keys:
+            parse_key(value)
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -84,6 +102,8 @@ class Settings(BaseSettings):
                 raise ValueError("SECRET_KEY is missing or a placeholder; set a random value")
             if len(key.encode()) < 32:
                 raise ValueError("SECRET_KEY must be at least 32 bytes in production")
+            if not self.credentials_key:
+                raise ValueError("CREDENTIALS_KEY is required in production (kid:base64 key)")
         return self
 
     @property

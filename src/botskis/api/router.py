@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from botskis.core.auth import current_user
+from botskis.credentials import router as credentials
 from botskis.users import router as users
 
 public = APIRouter()
@@ -14,6 +15,7 @@ public.include_router(users.public_router)
 
 private = APIRouter(dependencies=[Depends(current_user)])
 private.include_router(users.router)
+private.include_router(credentials.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public)

@@ -8,6 +8,7 @@ from botskis.agents import models as agents_models
 from botskis.credentials import models as credentials_models
 from botskis.database.base import Base
 from botskis.onboarding import models as onboarding_models
+from botskis.runs import models as runs_models
 from botskis.users import models as users_models
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "agents_models",
     "credentials_models",
     "onboarding_models",
+    "runs_models",
     "users_models",
 ]

@@ -1,0 +1,111 @@
+"""Runs are rows: the queue, the record and the checkpoint store in one place.
+
+A run carries a snapshot of the workflow it executes, so a template edited
+while a run is queued or half-done never changes the steps it resumes with.
+`run_steps` holds one row per finished step; a resumed run skips them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from botskis.database.base import Base, IdMixin, TimestampMixin, utcnow
+
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
+RUN_TRIGGERS = ("manual", "schedule", "webhook", "retry", "probe")
+
+
+class Run(IdMixin, TimestampMixin, Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_status_created_at", "status", "created_at"),
+        Index("ix_runs_agent_id_created_at", "agent_id", "created_at"),
+        Index("ix_runs_owner_id_created_at", "owner_id", "created_at"),
+        Index("ix_runs_worker_id_status", "worker_id", "status"),
+        UniqueConstraint("agent_id", "idempotency_key", name="uq_runs_agent_idempotency_key"),
+        UniqueConstraint("agent_id", "event_id", name="uq_runs_agent_event_id"),
+    )
+
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    template_slug: Mapped[str] = mapped_column(String(100))
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    workflow: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # How many times a worker picked the run up (a recovered run counts again).
+    attempts: Mapped[int] = mapped_column(default=0)
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_step: Mapped[str | None] = mapped_column(String(40))
+    error_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Set when a step failed transiently and a retry rescued it.
+    auto_healed: Mapped[bool] = mapped_column(default=False)
+    # Why a filter step ended the run early (the run still succeeded).
+    stopped_reason: Mapped[str | None] = mapped_column(String(500))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    retry_of_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL")
+    )
+    # The worker holding the run and until when; an expired lease is reclaimed.
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    duration_ms: Mapped[int | None] = mapped_column()
+
+
+class RunStep(IdMixin, Base):
+    """One finished step of a run: its checkpoint and its record."""
+
+    __tablename__ = "run_steps"
+    __table_args__ = (UniqueConstraint("run_id", "step_id", name="uq_run_steps_run_step"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step_id: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(40))
+    # succeeded | failed | skipped | stopped
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=1)
+    output: Mapped[Any] = mapped_column(JSON, nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    tokens: Mapped[int | None] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(default=0)
+
+
+class Worker(Base):
+    """A live executor; a stale heartbeat means its runs may be reclaimed."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    running: Mapped[int] = mapped_column(default=0)
+
+
+class AgentHealing(Base):
+    """Healing state of a failing agent: when the next probe runs and the cool-down."""
+
+    __tablename__ = "agent_healing"
+
+    agent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    probe_at: Mapped[datetime] = mapped_column(index=True)
+    cooldown_seconds: Mapped[int] = mapped_column()
+    probe_run_id: Mapped[uuid.UUID | None] = mapped_column()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from botskis.billing import router as billing
 from botskis.core.auth import current_user
 from botskis.credentials import router as credentials
 from botskis.users import router as users
@@ -16,6 +17,7 @@ public.include_router(users.public_router)
 private = APIRouter(dependencies=[Depends(current_user)])
 private.include_router(users.router)
 private.include_router(credentials.router)
+private.include_router(billing.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public)

@@ -15,6 +15,7 @@ from botskis.core.errors import install_error_handlers
 from botskis.core.logging import setup_logging
 from botskis.core.security import PasswordHasher
 from botskis.database.connection import Database
+from botskis.marketplace.catalog import get_catalog
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
+    # Every template is checked here: a broken file stops start-up naming file and reason.
+    app.state.catalog = get_catalog()
 
     install_error_handlers(app)
     app.include_router(health.router)

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends
 from botskis.billing import router as billing
 from botskis.core.auth import current_user
 from botskis.credentials import router as credentials
+from botskis.marketplace import router as marketplace
 from botskis.users import router as users
 
 public = APIRouter()
 public.include_router(users.public_router)
+public.include_router(marketplace.router)
 
 private = APIRouter(dependencies=[Depends(current_user)])
 private.include_router(users.router)

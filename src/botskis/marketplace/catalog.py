@@ -1,0 +1,279 @@
+"""The template catalogue: one YAML file per template, loaded and checked once.
+
+Every check a template can fail is made here, at start-up, so a broken file
+stops the server with its name and the reason instead of failing a user's run
+later: the config schema is valid JSON Schema, step kinds exist and get the
+parameters they need, every template string and expression parses in the
+sandbox, steps read only earlier steps and declared config keys, credential
+kinds exist and the default trigger is valid.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from croniter import croniter
+from jinja2 import TemplateError as JinjaTemplateError
+from jinja2 import nodes
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from botskis.credentials.kinds import CREDENTIAL_KINDS
+from botskis.runtime.rendering import ENVIRONMENT, RenderError, check_expression, check_template
+from botskis.runtime.rendering import iter_templates as iter_template_strings
+from botskis.runtime.workflow import Workflow
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+TEMPLATE_NAMESPACE = uuid.UUID("6f1c2d0e-8a4b-5c3d-9e7f-0a1b2c3d4e5f")
+CONTEXT_NAMES = frozenset({"input", "config", "steps", "now"})
+FOREACH_NAMES = frozenset({"item", "index"})
+MIN_INTERVAL_SECONDS = 60
+# Used only until the step registry (botskis.runtime.steps) lands in this tree.
+_FALLBACK_STEP_KINDS = ("llm", "http", "email", "transform", "filter", "notify")
+
+
+def _step_kinds() -> Mapping[str, Any]:
+    try:
+        module = importlib.import_module("botskis.runtime.steps")
+    except ModuleNotFoundError:
+        return dict.fromkeys(_FALLBACK_STEP_KINDS)
+    kinds: Mapping[str, Any] | None = getattr(module, "STEP_KINDS", None)
+    return kinds if kinds is not None else dict.fromkeys(_FALLBACK_STEP_KINDS)
+
+
+class TemplateError(Exception):
+    """A template file that cannot be used; the message names the file and the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"template {path.name}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def template_id(slug: str) -> uuid.UUID:
+    """Stable across processes and releases, so a template's id can be bookmarked."""
+    return uuid.uuid5(TEMPLATE_NAMESPACE, slug)
+
+
+class Template(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,98}$")
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(min_length=1, max_length=2000)
+    category: str = Field(pattern=r"^[a-z][a-z_]{1,39}$")
+    icon: str = Field(min_length=1, max_length=100)
+    features: list[str] = Field(default_factory=list)
+    integrations: list[str] = Field(default_factory=list)
+    rating: float = Field(ge=0, le=5)
+    featured: bool = False
+    credentials: list[str] = Field(default_factory=list)
+    config_schema: dict[str, Any]
+    trigger: dict[str, Any]
+    workflow: Workflow
+
+    @field_validator("config_schema")
+    @classmethod
+    def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("type") != "object":
+            raise ValueError('config_schema must have "type": "object"')
+        return value
+
+    @property
+    def trigger_type(self) -> str:
+        return str(self.trigger.get("type"))
+
+    @property
+    def config_keys(self) -> set[str]:
+        return set(self.config_schema.get("properties", {}))
+
+
+class Catalog:
+    """All templates, in file-name order, addressable by id or slug."""
+
+    def __init__(self, templates: list[Template]) -> None:
+        self._templates = templates
+        self._by_key: dict[str, Template] = {}
+        for template in templates:
+            self._by_key[template.slug] = template
+            self._by_key[str(template.id)] = template
+
+    def all(self) -> list[Template]:
+        return list(self._templates)
+
+    def get(self, id_or_slug: str) -> Template | None:
+        return self._by_key.get(id_or_slug.strip().lower())
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+
+class _ScheduleCron(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["schedule"]
+    cron: str
+    timezone: str = "UTC"
+
+
+class _ScheduleInterval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["schedule"]
+    interval_seconds: int = Field(ge=MIN_INTERVAL_SECONDS)
+
+
+class _Simple(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["manual", "webhook"]
+
+
+def _check_trigger(trigger: Any) -> str | None:
+    if not isinstance(trigger, Mapping):
+        return "trigger must be a mapping"
+    kind = trigger.get("type")
+    try:
+        if kind in ("manual", "webhook"):
+            _Simple.model_validate(trigger)
+        elif kind == "schedule" and "cron" in trigger:
+            cron = _ScheduleCron.model_validate(trigger)
+            if not croniter.is_valid(cron.cron):
+                return f"trigger cron {cron.cron!r} is not a valid cron expression"
+            try:
+                ZoneInfo(cron.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                return f"trigger timezone {cron.timezone!r} is unknown"
+        elif kind == "schedule":
+            _ScheduleInterval.model_validate(trigger)
+        else:
+            return f"trigger type {kind!r} is not one of manual, schedule, webhook"
+    except ValidationError as exc:
+        return f"trigger is invalid: {_first_error(exc)}"
+    return None
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def _step_references(text: str, *, expression: bool) -> Iterator[tuple[str, str]]:
+    """(kind, name) pairs a template reads: ("name", top-level) and ("steps"|"config", key)."""
+    try:
+        tree = ENVIRONMENT.parse("{{ " + text + " }}") if expression else ENVIRONMENT.parse(text)
+    except JinjaTemplateError:
+        return
+    assigned = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
+    for node in tree.find_all(nodes.Name):
+        if node.ctx == "load" and node.name not in assigned:
+            yield "name", node.name
+    for attribute in tree.find_all(nodes.Getattr):
+        if isinstance(attribute.node, nodes.Name) and attribute.node.name in ("steps", "config"):
+            yield attribute.node.name, attribute.attr
+    for item in tree.find_all(nodes.Getitem):
+        if (
+            isinstance(item.node, nodes.Name)
+            and item.node.name in ("steps", "config")
+            and isinstance(item.arg, nodes.Const)
+            and isinstance(item.arg.value, str)
+        ):
+            yield item.node.name, item.arg.value
+
+
+def _check_workflow(template: Template) -> str | None:
+    config_keys = template.config_keys
+    declared_credentials = set(template.credentials)
+    earlier: set[str] = set()
+    step_kinds = _step_kinds()
+    for step in template.workflow.steps:
+        where = f"step {step.id!r}"
+        if step.kind not in step_kinds:
+            known = ", ".join(sorted(step_kinds))
+            return f"{where}: unknown step kind {step.kind!r} (known: {known})"
+        kind = step_kinds[step.kind]
+        problems = kind.validate_params(step.params) if kind is not None else []
+        if problems:
+            return f"{where}: " + "; ".join(problems)
+        credential = step.params.get("credential")
+        if credential is not None and credential not in declared_credentials:
+            return f"{where}: credential {credential!r} is not listed in the template's credentials"
+        sources: list[tuple[str, bool]] = [(t, False) for t in iter_template_strings(step.params)]
+        for label, expression in (("when", step.when), ("foreach", step.foreach)):
+            if expression is None:
+                continue
+            try:
+                check_expression(expression)
+            except RenderError as exc:
+                return f"{where}: {label} does not parse: {exc.reason}"
+            sources.append((expression, True))
+        allowed = CONTEXT_NAMES | (FOREACH_NAMES if step.foreach else frozenset())
+        for text, is_expression in sources:
+            if not is_expression:
+                try:
+                    check_template(text)
+                    ENVIRONMENT.compile(text)
+                except RenderError as exc:
+                    return f"{where}: template {text!r} does not parse: {exc.reason}"
+                except JinjaTemplateError as exc:
+                    return f"{where}: template {text!r} does not compile: {exc}"
+            for ref_kind, name in _step_references(text, expression=is_expression):
+                if ref_kind == "name" and name not in allowed and name not in _GLOBALS:
+                    return f"{where}: {text!r} reads unknown name {name!r}"
+                if ref_kind == "steps" and name not in earlier:
+                    return f"{where}: {text!r} reads step {name!r}, which does not run before it"
+                if ref_kind == "config" and name not in config_keys and name not in _DICT_METHODS:
+                    return f"{where}: {text!r} reads config.{name}, which config_schema does not declare"
+        earlier.add(step.id)
+    return None
+
+
+_GLOBALS = frozenset(ENVIRONMENT.globals) | {"loop"}
+_DICT_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
+def check_template_file(path: Path) -> Template:
+    """Parse and check one file; raise TemplateError naming it and the first problem."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TemplateError(path, f"cannot be read as YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise TemplateError(path, "must be a YAML mapping")
+    slug = raw.get("slug")
+    if slug != path.stem:
+        raise TemplateError(path, f"slug {slug!r} must equal the file name {path.stem!r}")
+    try:
+        template = Template.model_validate({**raw, "id": template_id(str(slug))})
+    except ValidationError as exc:
+        raise TemplateError(path, _first_error(exc)) from exc
+    try:
+        Draft202012Validator.check_schema(template.config_schema)
+    except SchemaError as exc:
+        raise TemplateError(path, f"config_schema is not valid JSON Schema: {exc.message}") from exc
+    unknown = [name for name in template.credentials if name not in CREDENTIAL_KINDS]
+    if unknown:
+        raise TemplateError(path, f"unknown credential kind {unknown[0]!r}")
+    problem = _check_trigger(template.trigger) or _check_workflow(template)
+    if problem:
+        raise TemplateError(path, problem)
+    return template
+
+
+def load_catalog(directory: Path = TEMPLATES_DIR) -> Catalog:
+    files = sorted(directory.glob("*.yaml"))
+    templates = [check_template_file(path) for path in files]
+    return Catalog(templates)
+
+
+@lru_cache(maxsize=1)
+def get_catalog() -> Catalog:
+    """The packaged catalogue, loaded once per process."""
+    return load_catalog(TEMPLATES_DIR)

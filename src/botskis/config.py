@@ -6,6 +6,8 @@ line (see `settings_error_line`), never in the middle of traffic.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -24,6 +26,10 @@ PLACEHOLDER_SECRETS = frozenset(
         "replace-me",
         "dev-secret-key",
     }
+)
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    re.I,
 )
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 
@@ -66,6 +72,17 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
 
+    http_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    http_max_response_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    foreach_max: int = Field(default=100, ge=1, le=10000)
+    step_output_max_bytes: int = Field(default=64 * 1024, ge=1024)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
+
     credentials_key: str | None = None
     credentials_old_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -73,6 +90,21 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("http_allowlist", mode="before")
+    @classmethod
+    def _parse_allowlist(cls, value: object) -> object:
+        """Each entry is a host name or an IP address/CIDR; a typo fails at start."""
+        entries = _split_csv(value)
+        if not isinstance(entries, list):
+            return entries
+        for entry in entries:
+            try:
+                ipaddress.ip_network(str(entry).strip("[]"), strict=False)
+            except ValueError:
+                if not HOST_NAME.fullmatch(str(entry)):
+                    raise ValueError(f"{entry!r} is neither a host name nor an IP/CIDR") from None
+        return [str(entry).lower().strip("[]") for entry in entries]
 
     @field_validator("credentials_old_keys", mode="before")
     @classmethod

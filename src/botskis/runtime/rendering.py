@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
@@ -52,7 +52,12 @@ def _is_template(text: str) -> bool:
 def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     """Evaluate a bare expression (a `when` or `foreach`) to its native value."""
     try:
-        return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)(**context)
+        value = ENVIRONMENT.compile_expression(expression, undefined_to_none=False)(**context)
+        if isinstance(value, Undefined):
+            # An expression that ends on a missing name yields an Undefined instead
+            # of raising; touching it raises the error that names what is missing.
+            str(value)
+        return value
     except (TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         raise RenderError(expression, str(exc)) from exc
 

@@ -1,0 +1,117 @@
+"""What every step kind shares: its context, its result and its protocol.
+
+A kind is an object with a `name`, a static `validate_params(raw_params)` (run by
+the template loader before anything renders) and `async run(params, ctx)`, which
+receives already-rendered params and performs ONE attempt. It returns a
+`StepResult`, raises `StepFailure` (transient or permanent) or, for `filter`,
+`RunStopped`. Adding a kind is a new module and one line in `STEP_KINDS`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from botskis.config import Settings
+from botskis.runtime.errors import RunStopped, StepFailure
+
+__all__ = [
+    "CredentialLookup",
+    "Notifier",
+    "RunStopped",
+    "StepContext",
+    "StepFailure",
+    "StepKind",
+    "StepResult",
+    "cap_output",
+    "is_template",
+    "missing_credential",
+    "require",
+]
+
+# `credential(kind)` -> the owner's decrypted secret of that kind, or None.
+CredentialLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
+# `notify(level, title, message)` -> the id of the stored notification.
+Notifier = Callable[[str, str, str], Awaitable[str]]
+
+
+@dataclass
+class StepContext:
+    """Everything a step may use; built by the run engine for each run.
+
+    `variables` is the render context: `input`, `config`, `steps` (``{id:
+    {"output": ..., "status": ...}}`` of finished steps) and `now`. `http` is the
+    shared outbound client from `runtime.outbound.create_client` (SSRF-safe,
+    size-capped); the engine owns and closes it.
+    """
+
+    settings: Settings
+    run_id: uuid.UUID
+    agent_id: uuid.UUID
+    owner_id: uuid.UUID
+    variables: dict[str, Any]
+    credential: CredentialLookup
+    notify: Notifier
+    http: httpx.AsyncClient
+
+
+@dataclass
+class StepResult:
+    """The outcome of one successful (or skipped) attempt.
+
+    `output` is JSON-compatible and capped to STEP_OUTPUT_MAX_BYTES by
+    `execute_step`, so what later steps read equals what the engine stores.
+    `tokens` is the total LLM token count (None for kinds that use no LLM);
+    `usage` breaks it down into prompt/completion/total.
+    """
+
+    output: Any = None
+    skipped: bool = False
+    reason: str | None = None
+    tokens: int | None = None
+    usage: dict[str, int] | None = field(default=None)
+
+    @property
+    def status(self) -> str:
+        return "skipped" if self.skipped else "succeeded"
+
+
+class StepKind(Protocol):
+    name: str
+
+    def validate_params(self, params: Mapping[str, Any]) -> list[str]:
+        """Problems visible before rendering (missing keys, bad literals)."""
+        ...
+
+    async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult: ...
+
+
+def require(params: Mapping[str, Any], *keys: str) -> list[str]:
+    return [f"params.{key} is required" for key in keys if params.get(key) in (None, "")]
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def missing_credential(kind: str, hint: str = "") -> StepFailure:
+    extra = f" {hint}" if hint else ""
+    return StepFailure(
+        f"this step needs a {kind!r} credential; add one under Credentials{extra}",
+        kind="missing_credential",
+    )
+
+
+def cap_output(value: Any, max_bytes: int) -> Any:
+    """`value` as plain JSON data, or a truncated preview when it is too large."""
+    encoded = json.dumps(value, default=str, ensure_ascii=False)
+    size = len(encoded.encode())
+    if size <= max_bytes:
+        return json.loads(encoded)
+    preview = encoded.encode()[: max_bytes // 2].decode(errors="ignore")
+    return {"truncated": True, "size_bytes": size, "preview": preview}

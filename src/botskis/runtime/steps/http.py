@@ -1,0 +1,192 @@
+"""`http`: call any REST integration (Slack, Trello, HubSpot, Shopify, ...).
+
+Params: `url`, `method` (GET), `headers`, `query`, one of `json` / `form` /
+`body` (raw text), `credential` (a credential kind whose `http_auth` adds
+headers, query params or the URL itself, e.g. a Slack webhook), `timeout`
+(seconds, default 30) and `expect_status` (a status or a list; default any
+2xx/3xx).
+
+Output: ``{status, headers, json, text}`` — `json` when the response says it is
+JSON, `text` capped. Requests go through the shared SSRF-safe client
+(`runtime.outbound`). Classification: 5xx, 429 (with Retry-After), timeouts and
+connection errors are transient; 401/403 and other 4xx are permanent and carry
+the status and a snippet of the body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from botskis.credentials.kinds import CREDENTIAL_KINDS
+from botskis.runtime.errors import failure_for_status, failure_for_transport
+from botskis.runtime.outbound import BlockedAddress, ResponseTooLarge, too_large_message
+from botskis.runtime.steps.base import (
+    StepContext,
+    StepFailure,
+    StepResult,
+    is_template,
+    missing_credential,
+)
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+BODY_KEYS = ("json", "form", "body")
+DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 300.0
+
+
+def _invalid(message: str) -> StepFailure:
+    return StepFailure(message, kind="invalid_config")
+
+
+def _string_map(value: Any, name: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _invalid(f"params.{name} must be a mapping")
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+def _expected(value: Any) -> set[int] | None:
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    try:
+        return {int(v) for v in values}
+    except (TypeError, ValueError):
+        raise _invalid("params.expect_status must be a status code or a list of them") from None
+
+
+class HttpStep:
+    name = "http"
+
+    def validate_params(self, params: Mapping[str, Any]) -> list[str]:
+        problems = []
+        if not params.get("url") and not params.get("credential"):
+            problems.append("params.url is required (or a credential that provides it)")
+        method = params.get("method", "GET")
+        if not is_template(method) and str(method).upper() not in METHODS:
+            problems.append(f"params.method must be one of {', '.join(sorted(METHODS))}")
+        bodies = [key for key in BODY_KEYS if key in params]
+        if len(bodies) > 1:
+            problems.append(f"give only one of params.{', params.'.join(bodies)}")
+        credential = params.get("credential")
+        if credential and not is_template(credential) and credential not in CREDENTIAL_KINDS:
+            problems.append(f"params.credential: unknown credential kind {credential!r}")
+        for key in ("headers", "query", "form"):
+            if key in params and not isinstance(params[key], Mapping | str):
+                problems.append(f"params.{key} must be a mapping")
+        return problems
+
+    async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult:
+        method = str(params.get("method") or "GET").upper()
+        if method not in METHODS:
+            raise _invalid(f"unsupported HTTP method {method!r}")
+        headers = _string_map(params.get("headers"), "headers")
+        query = _string_map(params.get("query"), "query")
+        url = params.get("url")
+        kind = params.get("credential")
+        if kind:
+            url = await self._apply_credential(str(kind), ctx, headers, query, url)
+        if not url or not isinstance(url, str):
+            raise _invalid("params.url rendered empty")
+        try:
+            timeout = min(float(params.get("timeout") or DEFAULT_TIMEOUT), MAX_TIMEOUT)
+        except (TypeError, ValueError):
+            raise _invalid("params.timeout must be a number of seconds") from None
+        expected = _expected(params.get("expect_status"))
+        request_args: dict[str, Any] = {"headers": headers, "params": query or None}
+        if "json" in params:
+            request_args["json"] = params["json"]
+        elif "form" in params:
+            request_args["data"] = _string_map(params["form"], "form")
+        elif "body" in params:
+            request_args["content"] = str(params["body"]).encode()
+
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise _invalid(f"invalid URL: {exc}") from None
+        service = target.host or url
+        limit = ctx.settings.http_max_response_bytes
+        try:
+            request = ctx.http.build_request(method, target, timeout=timeout, **request_args)
+            response = await ctx.http.send(request, stream=True)
+            try:
+                content = await _read_capped(response, limit)
+            finally:
+                await response.aclose()
+        except BlockedAddress as exc:
+            raise StepFailure(str(exc), kind="blocked_address") from None
+        except ResponseTooLarge as exc:
+            raise StepFailure(str(exc), kind="response_too_large") from None
+        except httpx.TooManyRedirects:
+            raise StepFailure(f"{service} redirected too many times", kind="http_error") from None
+        except httpx.TransportError as exc:
+            raise failure_for_transport(service, exc) from None
+        except httpx.InvalidURL as exc:
+            raise _invalid(f"invalid URL: {exc}") from None
+
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+        status = response.status_code
+        ok = status in expected if expected is not None else status < 400
+        if not ok:
+            if expected is not None and status < 400:
+                raise StepFailure(
+                    f"{service} answered {status}, expected {sorted(expected)}", kind="http_error"
+                )
+            raise failure_for_status(
+                service, status, body=text, retry_after=response.headers.get("retry-after")
+            )
+        body_json = None
+        if "json" in response.headers.get("content-type", "") and content:
+            try:
+                body_json = json.loads(text)
+            except ValueError:
+                body_json = None
+        text_cap = max(1024, ctx.settings.step_output_max_bytes // 2)
+        return StepResult(
+            output={
+                "status": status,
+                "headers": dict(response.headers.items()),
+                "json": body_json,
+                "text": text[:text_cap],
+            }
+        )
+
+    async def _apply_credential(
+        self,
+        kind: str,
+        ctx: StepContext,
+        headers: dict[str, str],
+        query: dict[str, str],
+        url: Any,
+    ) -> Any:
+        credential_kind = CREDENTIAL_KINDS.get(kind)
+        if credential_kind is None:
+            raise _invalid(f"unknown credential kind {kind!r}")
+        secret = await ctx.credential(kind)
+        if secret is None:
+            raise missing_credential(kind)
+        try:
+            auth = credential_kind.http_auth(secret)
+        except KeyError as exc:
+            raise _invalid(f"the {kind!r} credential lacks the field {exc.args[0]!r}") from None
+        headers.update(auth.headers)
+        query.update(auth.params)
+        return url or auth.url
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body, refusing more than `limit` bytes (also after decompression)."""
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in response.aiter_bytes():
+        received += len(chunk)
+        if received > limit:
+            raise ResponseTooLarge(too_large_message(response.request.url, limit))
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,18 @@
+"""`transform`: compute values for later steps; the output is `values`, rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botskis.runtime.steps.base import StepContext, StepResult
+
+
+class TransformStep:
+    name = "transform"
+
+    def validate_params(self, params: Mapping[str, Any]) -> list[str]:
+        return [] if "values" in params else ["params.values is required"]
+
+    async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult:
+        return StepResult(output=params["values"])

@@ -35,12 +35,15 @@ class ReceivedMessage:
     def text(self) -> str:
         """The plain-text body (the text/plain part of a multipart message)."""
         part = self.message.get_body(preferencelist=("plain",))
-        return "" if part is None else str(part.get_content())  # type: ignore[attr-defined]
+        text = "" if part is None else str(part.get_content())  # type: ignore[attr-defined]
+        return text.replace("\r\n", "\n")
 
     @property
     def html(self) -> str | None:
         part = self.message.get_body(preferencelist=("html",))
-        return None if part is None else str(part.get_content())  # type: ignore[attr-defined]
+        if part is None:
+            return None
+        return str(part.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
 
 
 def _free_port() -> int:

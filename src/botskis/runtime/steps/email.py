@@ -58,8 +58,9 @@ def _addresses(value: Any, name: str) -> list[str]:
     items = value if isinstance(value, list) else str(value).split(",")
     addresses = []
     for item in items:
-        _, address = email.utils.parseaddr(str(item).strip())
-        if not ADDRESS.match(address):
+        text = str(item).strip()
+        _, address = email.utils.parseaddr(text)
+        if not ADDRESS.match(address) or any(c in text for c in "\r\n\0"):
             raise _invalid(f"params.{name}: {str(item).strip()!r} is not an email address")
         addresses.append(address)
     return addresses

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from botskis.agents import router as agents
 from botskis.billing import router as billing
 from botskis.core.auth import current_user
 from botskis.credentials import router as credentials
 from botskis.marketplace import router as marketplace
+from botskis.onboarding import router as onboarding
 from botskis.users import router as users
 
 public = APIRouter()
@@ -20,6 +22,8 @@ private = APIRouter(dependencies=[Depends(current_user)])
 private.include_router(users.router)
 private.include_router(credentials.router)
 private.include_router(billing.router)
+private.include_router(agents.router)
+private.include_router(onboarding.router)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(public)

@@ -1,0 +1,138 @@
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from botskis.billing.errors import RunQuotaExceeded
+from botskis.billing.service import check_run_quota, month_bounds
+from botskis.database.base import utcnow
+from botskis.runs.models import Run
+from botskis.users.models import User
+from tests.agents.factories import deploy
+from tests.users.factories import Account, sign_up
+
+
+async def set_plan(app: FastAPI, account: Account, plan: str) -> None:
+    async with app.state.database.transaction() as session:
+        await session.execute(
+            sa.update(User).where(User.id == uuid.UUID(account.id)).values(plan=plan)
+        )
+
+
+async def add_runs(app: FastAPI, account: Account, agent_id: str, count: int, at: datetime) -> None:
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "agent_id": uuid.UUID(agent_id),
+            "owner_id": uuid.UUID(account.id),
+            "template_slug": "report-generator",
+            "trigger": "manual",
+            "status": "succeeded",
+            "input": {},
+            "workflow": {"steps": []},
+            "attempts": 1,
+            "auto_healed": False,
+            "queued_at": at,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for _ in range(count)
+    ]
+    async with app.state.database.transaction() as session:
+        await session.execute(sa.insert(Run), rows)
+
+
+def test_month_bounds_cover_the_calendar_month_in_utc() -> None:
+    start, end = month_bounds(datetime(2026, 12, 31, 23, 59, tzinfo=UTC))
+    assert start == datetime(2026, 12, 1, tzinfo=UTC) and end == datetime(2027, 1, 1, tzinfo=UTC)
+    start, end = month_bounds(datetime(2026, 2, 10, tzinfo=UTC))
+    assert (start.month, end.month) == (2, 3)
+
+
+async def test_new_user_is_on_starter_with_its_limits(client: httpx.AsyncClient) -> None:
+    account = await sign_up(client)
+    usage = await client.get("/api/v1/users/me/usage", headers=account.headers)
+    assert usage.status_code == 200
+    body = usage.json()
+    assert body["plan"] == "starter"
+    assert body["limits"] == {"agents": 5, "runs_per_month": 1000}
+    assert body["agents_used"] == 0 and body["runs_this_month"] == 0
+
+
+async def test_usage_counts_agents_and_this_months_runs(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    account = await sign_up(client)
+    other = await sign_up(client)
+    agent = await deploy(client, account)
+    other_agent = await deploy(client, other)
+    now = utcnow()
+    await add_runs(app, account, agent["id"], 3, now)
+    await add_runs(app, account, agent["id"], 2, month_bounds(now)[0] - timedelta(seconds=1))
+    await add_runs(app, other, other_agent["id"], 4, now)
+    body = (await client.get("/api/v1/users/me/usage", headers=account.headers)).json()
+    assert body["agents_used"] == 1
+    assert body["runs_this_month"] == 3
+
+
+async def test_deploying_past_the_agent_limit_is_403(client: httpx.AsyncClient) -> None:
+    account = await sign_up(client)
+    for _ in range(5):
+        await deploy(client, account)
+    response = await client.post(
+        "/api/v1/agents/deploy",
+        headers=account.headers,
+        json={"template_id": "payment-reminder-bot", "config": {}},
+    )
+    assert response.status_code == 403
+    body = response.json()
+    assert body["plan"] == "starter" and body["limit"] == 5
+    listed = await client.get("/api/v1/agents", headers=account.headers)
+    assert listed.json()["total"] == 5
+
+
+async def test_deleting_an_agent_frees_a_slot(client: httpx.AsyncClient) -> None:
+    account = await sign_up(client)
+    agents = [await deploy(client, account) for _ in range(5)]
+    await client.delete(f"/api/v1/agents/{agents[0]['id']}", headers=account.headers)
+    await deploy(client, account)
+
+
+@pytest.mark.parametrize(("plan", "limit"), [("professional", 20), ("enterprise", None)])
+async def test_bigger_plans_have_bigger_limits(
+    client: httpx.AsyncClient, app: FastAPI, plan: str, limit: int | None
+) -> None:
+    account = await sign_up(client)
+    await set_plan(app, account, plan)
+    for _ in range(6):
+        await deploy(client, account)
+    usage = (await client.get("/api/v1/users/me/usage", headers=account.headers)).json()
+    assert usage["plan"] == plan and usage["limits"]["agents"] == limit
+    assert usage["agents_used"] == 6
+
+
+async def test_run_quota_stops_at_the_monthly_limit(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    account = await sign_up(client)
+    agent = await deploy(client, account)
+    user_id = uuid.UUID(account.id)
+    await add_runs(app, account, agent["id"], 999, utcnow())
+    async with app.state.database.transaction() as session:
+        await check_run_quota(session, user_id)
+    await add_runs(app, account, agent["id"], 1, utcnow())
+    async with app.state.database.transaction() as session:
+        with pytest.raises(RunQuotaExceeded) as error:
+            await check_run_quota(session, user_id)
+    assert error.value.status == 403
+    assert error.value.extra == {"plan": "starter", "limit": 1000}
+    await set_plan(app, account, "enterprise")
+    async with app.state.database.transaction() as session:
+        await check_run_quota(session, user_id)
+
+
+async def test_usage_needs_auth(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/users/me/usage")).status_code == 401

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from botskis import __version__
-from botskis.api import health
+from botskis.api import health, websocket
 from botskis.api.router import api_router
 from botskis.config import Settings, get_settings
 from botskis.core.errors import install_error_handlers
@@ -16,6 +16,7 @@ from botskis.core.logging import setup_logging
 from botskis.core.security import PasswordHasher
 from botskis.database.connection import Database
 from botskis.marketplace.catalog import get_catalog
+from botskis.realtime.lifespan import start_realtime, stop_realtime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,9 +25,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await start_realtime(app, settings, app.state.database)
         try:
             yield
         finally:
+            await stop_realtime(app)
             await app.state.database.dispose()
             app.state.hasher.close()
 
@@ -45,4 +48,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(websocket.router)
     return app

@@ -50,6 +50,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
+        # Client frames are small commands; a huge one is closed with 1009.
+        ws_max_size=64 * 1024,
     )
 
 

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0, le=500)
     database_pool_recycle_seconds: int = Field(default=1800, ge=30)
     redis_url: str | None = None
+    events_channel: str = Field(default="botskis:events", min_length=1, max_length=200)
+
+    ws_max_per_user: int = Field(default=10, ge=1, le=1000)
+    ws_ping_interval: float = Field(default=20.0, gt=0, le=3600)
+    ws_ping_timeout: float = Field(default=20.0, gt=0, le=3600)
+    ws_send_queue: int = Field(default=256, ge=1, le=100_000)
 
     access_token_expire_minutes: int = Field(default=7 * 24 * 60, ge=1, le=60 * 24 * 90)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)

@@ -11,6 +11,7 @@ from botskis.billing import router as billing
 from botskis.core.auth import current_user
 from botskis.credentials import router as credentials
 from botskis.marketplace import router as marketplace
+from botskis.notifications import router as notifications
 from botskis.onboarding import router as onboarding
 from botskis.users import router as users
 
@@ -21,6 +22,7 @@ public.include_router(marketplace.router)
 private = APIRouter(dependencies=[Depends(current_user)])
 private.include_router(users.router)
 private.include_router(credentials.router)
+private.include_router(notifications.router)
 private.include_router(billing.router)
 private.include_router(agents.router)
 private.include_router(onboarding.router)

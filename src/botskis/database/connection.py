@@ -22,6 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from botskis.config import Settings
 from botskis.realtime.events import Event, take_pending
+from botskis.realtime.log import record_pending
 
 EventSink = Callable[[Sequence[Event]], Awaitable[None]]
 
@@ -71,6 +72,7 @@ class Database:
         async with self.sessions() as session:
             try:
                 yield session
+                await record_pending(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()

@@ -7,7 +7,9 @@ domain adds one line here when it gains tables.
 from botskis.agents import models as agents_models
 from botskis.credentials import models as credentials_models
 from botskis.database.base import Base
+from botskis.notifications import models as notifications_models
 from botskis.onboarding import models as onboarding_models
+from botskis.realtime import models as realtime_models
 from botskis.runs import models as runs_models
 from botskis.users import models as users_models
 
@@ -15,7 +17,9 @@ __all__ = [
     "Base",
     "agents_models",
     "credentials_models",
+    "notifications_models",
     "onboarding_models",
+    "realtime_models",
     "runs_models",
     "users_models",
 ]

@@ -110,6 +110,8 @@ def failure_for_transport(service: str, exc: httpx.TransportError) -> StepFailur
     """Connection and read problems may pass; a bad URL or protocol will not."""
     if isinstance(exc, httpx.TimeoutException):
         return StepFailure(f"{service} did not answer in time", kind="timeout", transient=True)
+    if isinstance(exc, httpx.LocalProtocolError):
+        return StepFailure(f"invalid request to {service}: {exc}", kind="invalid_config")
     if isinstance(exc, httpx.UnsupportedProtocol):
         return StepFailure(f"unsupported URL for {service}: {exc}", kind="invalid_config")
     if isinstance(exc, httpx.ProtocolError | httpx.NetworkError | httpx.ProxyError):

@@ -275,3 +275,39 @@ async def test_bad_rendered_params_are_permanent(
     harness = make_context(variables={"input": {"blank": "", "verb": "FETCH"}})
     failure = await fail(harness, **params)
     assert not failure.transient and message in failure.message
+
+
+async def test_credentials_do_not_follow_a_redirect_to_another_origin(
+    make_context: ContextFactory, fake_vendor: FakeVendorServer
+) -> None:
+    elsewhere = f"http://localhost:{fake_vendor.port}/elsewhere"
+    fake_vendor.respond("/moved", Reply(302, headers={"Location": elsewhere}))
+    fake_vendor.respond("/here", Reply(302, headers={"Location": "/moved"}))
+    harness = make_context(
+        settings=step_settings(http_allowlist="127.0.0.1,localhost"),
+        credentials={
+            "http_header": {"header_name": "X-Api-Key", "value": "k1"},
+        },
+    )
+    result = await call(harness, url=f"{fake_vendor.url}/here", credential="http_header")
+    assert result.output["status"] == 200
+    assert fake_vendor.requests_to("/moved")[0].headers["x-api-key"] == "k1"
+    assert "x-api-key" not in fake_vendor.requests_to("/elsewhere")[0].headers
+
+
+async def test_endless_redirects_fail_permanently(
+    make_context: ContextFactory, fake_vendor: FakeVendorServer
+) -> None:
+    fake_vendor.respond("/loop", Reply(302, headers={"Location": "/loop"}))
+    failure = await fail(make_context(), url=f"{fake_vendor.url}/loop")
+    assert failure.kind == "http_error" and not failure.transient
+    assert "redirected too many times" in failure.message
+
+
+async def test_header_values_with_line_breaks_are_refused(
+    make_context: ContextFactory, fake_vendor: FakeVendorServer
+) -> None:
+    harness = make_context(variables={"input": {"v": "a\r\nX-Injected: 1"}})
+    failure = await fail(harness, url=f"{fake_vendor.url}/h", headers={"X-V": "{{ input.v }}"})
+    assert failure.kind == "invalid_config" and not failure.transient
+    assert fake_vendor.requests == []

@@ -23,7 +23,12 @@ import httpx
 
 from botskis.credentials.kinds import CREDENTIAL_KINDS
 from botskis.runtime.errors import failure_for_status, failure_for_transport
-from botskis.runtime.outbound import BlockedAddress, ResponseTooLarge, too_large_message
+from botskis.runtime.outbound import (
+    MAX_REDIRECTS,
+    BlockedAddress,
+    ResponseTooLarge,
+    too_large_message,
+)
 from botskis.runtime.steps.base import (
     StepContext,
     StepFailure,
@@ -89,8 +94,11 @@ class HttpStep:
         query = _string_map(params.get("query"), "query")
         url = params.get("url")
         kind = params.get("credential")
+        secret_headers: set[str] = set()
         if kind:
+            before = set(headers)
             url = await self._apply_credential(str(kind), ctx, headers, query, url)
+            secret_headers = {name.lower() for name in set(headers) - before} | {"authorization"}
         if not url or not isinstance(url, str):
             raise _invalid("params.url rendered empty")
         try:
@@ -114,7 +122,7 @@ class HttpStep:
         limit = ctx.settings.http_max_response_bytes
         try:
             request = ctx.http.build_request(method, target, timeout=timeout, **request_args)
-            response = await ctx.http.send(request, stream=True)
+            response = await _send_following_redirects(ctx.http, request, secret_headers)
             try:
                 content = await _read_capped(response, limit)
             finally:
@@ -178,6 +186,30 @@ class HttpStep:
         headers.update(auth.headers)
         query.update(auth.params)
         return url or auth.url
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+async def _send_following_redirects(
+    client: httpx.AsyncClient, request: httpx.Request, secret_headers: set[str]
+) -> httpx.Response:
+    """Follow redirects by hand so a credential's headers never reach another
+    origin (httpx itself only drops Authorization). Each hop still passes the
+    outbound address checks in the transport."""
+    origin = _origin(request.url)
+    for _ in range(MAX_REDIRECTS + 1):
+        response = await client.send(request, stream=True, follow_redirects=False)
+        next_request = response.next_request
+        if next_request is None:
+            return response
+        await response.aclose()
+        if _origin(next_request.url) != origin:
+            for name in secret_headers:
+                next_request.headers.pop(name, None)
+        request = next_request
+    raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:

@@ -8,6 +8,7 @@ Every request is recorded; subclasses decide the reply.
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import threading
 import time
@@ -121,9 +122,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, owner: ThreadedHttpServer) -> None:
+    def __init__(self, owner: ThreadedHttpServer, tls: ssl.SSLContext | None) -> None:
         self.owner = owner
         super().__init__(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (a timeout test) is not an error worth printing."""
@@ -132,16 +135,20 @@ class _Server(ThreadingHTTPServer):
 
 
 class ThreadedHttpServer:
-    """Start with `start()` (or `with`), stop with `stop()`; `url` is its base URL."""
+    """Start with `start()` (or `with`), stop with `stop()`; `url` is its base URL.
 
-    def __init__(self) -> None:
+    Give `tls` (a server-side SSLContext) to serve HTTPS instead.
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self._lock = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> Self:
-        self._server = _Server(self)
+        self._server = _Server(self, self.tls)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=type(self).__name__, daemon=True
         )
@@ -173,7 +180,8 @@ class ThreadedHttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:

@@ -14,6 +14,7 @@ received; `wait_for_requests(n, where=...)` blocks until n have arrived.
 
 from __future__ import annotations
 
+import ssl
 from collections import deque
 
 from tests.fakes.threaded_http import RecordedRequest, Reply, ThreadedHttpServer
@@ -22,8 +23,8 @@ DEFAULT_REPLY = Reply(200, json={"ok": True})
 
 
 class FakeVendorServer(ThreadedHttpServer):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls)
         self._routes: dict[tuple[str, str], deque[Reply]] = {}
 
     def respond(self, path: str, *replies: Reply, method: str = "*") -> None:

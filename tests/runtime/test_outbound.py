@@ -4,16 +4,24 @@ caps response bodies."""
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from botskis.config import Settings
 from botskis.runtime.outbound import (
     AddressPolicy,
     BlockedAddress,
+    GuardedTransport,
     ResponseTooLarge,
     create_client,
     is_public,
@@ -172,3 +180,56 @@ async def test_unresolvable_host_is_a_connect_error() -> None:
 def test_bad_allowlist_entries_fail_at_start(entry: str) -> None:
     with pytest.raises(ValidationError, match="http_allowlist"):
         Settings(_env_file=None, http_allowlist=entry)  # type: ignore[call-arg]
+
+
+def _self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize(("cert_name", "verified"), [("localhost", True), ("other.example", False)])
+async def test_pinned_https_still_verifies_the_certificate_against_the_host_name(
+    tmp_path: Path, cert_name: str, verified: bool
+) -> None:
+    cert, key = _self_signed(tmp_path, cert_name)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    transport = GuardedTransport(
+        AddressPolicy(["127.0.0.0/8"]), 1024 * 1024, httpx.AsyncHTTPTransport(verify=client_tls)
+    )
+    with FakeVendorServer(tls=server_tls) as server:
+        async with httpx.AsyncClient(transport=transport) as client:
+            url = f"https://localhost:{server.port}/secure"
+            if verified:
+                response = await client.get(url)
+                assert response.status_code == 200
+                assert (
+                    server.requests_to("/secure")[0].headers["host"] == f"localhost:{server.port}"
+                )
+            else:
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await client.get(url)

@@ -65,6 +65,12 @@ def make_settings(database_url: str, log_dir: Path, **overrides: object) -> Sett
         "bcrypt_rounds": 4,
         "log_dir": str(log_dir),
         "redis_url": TEST_REDIS_URL,
+        # Generous limits and private counters; rate-limit tests set low ones explicitly.
+        "rate_limit_default": "100000/minute",
+        "rate_limit_login": "100000/minute",
+        "rate_limit_signup": "100000/minute",
+        "rate_limit_user": "100000/minute",
+        "rate_limit_prefix": f"test-{secrets.token_hex(6)}",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

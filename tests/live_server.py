@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,11 @@ def server_env(database_url: str, log_dir: Path, **extra: str) -> dict[str, str]
             "BCRYPT_ROUNDS": "4",
             "LOG_DIR": str(log_dir),
             "LOG_LEVEL": "INFO",
+            "RATE_LIMIT_DEFAULT": "100000/minute",
+            "RATE_LIMIT_LOGIN": "100000/minute",
+            "RATE_LIMIT_SIGNUP": "100000/minute",
+            "RATE_LIMIT_USER": "100000/minute",
+            "RATE_LIMIT_PREFIX": f"e2e-{uuid.uuid4().hex[:12]}",
         }
     )
     env.update(extra)

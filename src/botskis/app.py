@@ -9,14 +9,18 @@ from fastapi import FastAPI
 
 from botskis import __version__
 from botskis.api import health, websocket
+from botskis.api.middleware import install_middleware
 from botskis.api.router import api_router
 from botskis.config import Settings, get_settings
+from botskis.core import metrics
 from botskis.core.errors import install_error_handlers
 from botskis.core.logging import setup_logging
+from botskis.core.ratelimit import RateLimiter
 from botskis.core.security import PasswordHasher
 from botskis.database.connection import Database
 from botskis.marketplace.catalog import get_catalog
 from botskis.realtime.lifespan import start_realtime, stop_realtime
+from botskis.users.token_cache import TokenCache
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -25,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await app.state.token_cache.start()
         await start_realtime(app, settings, app.state.database)
         try:
             yield
@@ -32,6 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await stop_realtime(app)
             await app.state.database.dispose()
             app.state.hasher.close()
+            await app.state.rate_limiter.close()
+            await app.state.token_cache.stop()
+            metrics.process_exited()
 
     app = FastAPI(
         title="Botskis",
@@ -42,10 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
+    app.state.rate_limiter = RateLimiter(settings)
+    app.state.token_cache = TokenCache(settings, app.state.database)
     # Every template is checked here: a broken file stops start-up naming file and reason.
     app.state.catalog = get_catalog()
 
     install_error_handlers(app)
+    install_middleware(app, settings, app.state.rate_limiter)
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(websocket.router)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from botskis.agents.models import Agent
 from botskis.marketplace.catalog import get_catalog
 from botskis.realtime.events import Event
+from botskis.runs.models import Run, RunStep
 from tests.agents.factories import REPORT_CONFIG, deploy
 from tests.users.factories import Account, sign_up
 
@@ -407,3 +408,33 @@ async def test_every_change_emits_agent_update_after_commit(
     assert updates[1].fields["data"]["name"] == "Renamed"
     assert all(e.agent_id == uuid.UUID(agent["id"]) for e in updates)
     assert all(str(e.user_id) == account.id for e in updates)
+
+
+async def test_delete_takes_the_agents_runs_with_it(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    account = await sign_up(client)
+    doomed = await deploy(client, account)
+    kept = await deploy(client, account)
+    async with app.state.database.transaction() as session:
+        for agent in (doomed, kept):
+            run = Run(
+                agent_id=uuid.UUID(agent["id"]),
+                owner_id=uuid.UUID(account.id),
+                template_slug="report-generator",
+                trigger="manual",
+                status="succeeded",
+                workflow={"steps": []},
+            )
+            session.add(run)
+            await session.flush()
+            session.add(
+                RunStep(run_id=run.id, step_id="fetch", position=0, kind="http", status="succeeded")
+            )
+    deleted = await client.delete(f"/api/v1/agents/{doomed['id']}", headers=account.headers)
+    assert deleted.status_code == 204
+    async with app.state.database.transaction() as session:
+        runs = (await session.scalars(sa.select(Run.agent_id))).all()
+        steps = await session.scalar(sa.select(sa.func.count()).select_from(RunStep))
+    assert runs == [uuid.UUID(kept["id"])]
+    assert steps == 1

@@ -16,7 +16,12 @@ _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
     """`value` with every missing property that has a `default` filled in, recursively."""
-    if not isinstance(value, dict) or not isinstance(schema, dict):
+    if not isinstance(schema, dict):
+        return value
+    items = schema.get("items")
+    if isinstance(value, list):
+        return [apply_defaults(items, v) for v in value] if isinstance(items, dict) else value
+    if not isinstance(value, dict):
         return value
     result = dict(value)
     for name, sub in schema.get("properties", {}).items():
@@ -26,9 +31,6 @@ def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
             result[name] = copy.deepcopy(sub["default"])
         if name in result:
             result[name] = apply_defaults(sub, result[name])
-    items = schema.get("items")
-    if isinstance(items, dict) and isinstance(value, list):
-        return [apply_defaults(items, item) for item in value]
     return result
 
 

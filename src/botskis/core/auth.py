@@ -10,10 +10,11 @@ from loguru import logger
 
 from botskis.api.dependencies import SessionDep, SettingsDep
 from botskis.core.errors import Unauthorized
+from botskis.core.ratelimit import RateLimiter
 from botskis.core.security import InvalidToken, TokenClaims
-from botskis.users import service
 from botskis.users.errors import InactiveUser, SuperuserRequired
 from botskis.users.models import User
+from botskis.users.token_cache import TokenCache
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -24,21 +25,31 @@ async def current_user(
     settings: SettingsDep,
     token: Annotated[str | None, Depends(bearer_scheme)],
 ) -> User:
+    """The caller, attached to the request's session. The lookup is served from the
+    process's TokenCache (no query on a hit); see users/token_cache.py for how
+    logout and password changes still take effect at once."""
     if not token:
         raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
+    cache: TokenCache = request.app.state.token_cache
     try:
-        user, claims = await service.resolve_token(session, settings, token)
+        snapshot, claims = await cache.resolve(token)
     except InvalidToken as exc:
         logger.bind(security=True, reason=str(exc)[:80]).warning("token rejected")
         raise Unauthorized("The access token is invalid, expired or revoked") from exc
-    if not user.is_active:
+    if not snapshot.is_active:
         raise InactiveUser()
-    request.state.user_id = user.id
-    request.state.token_claims = claims
-    return user
+    state = request.scope["state"]
+    state["user_id"] = snapshot.id
+    state["token_claims"] = claims
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.enforce(state, settings.rate_limit_user, "user", str(snapshot.id))
+    # A private copy in this session: routes may change and flush it like any row.
+    return await session.merge(snapshot, load=False)
 
 
-def current_claims(request: Request, _user: Annotated[User, Depends(current_user)]) -> TokenClaims:
+async def current_claims(
+    request: Request, _user: Annotated[User, Depends(current_user)]
+) -> TokenClaims:
     claims: TokenClaims = request.state.token_claims
     return claims
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -120,6 +121,24 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, exc.status_code, detail, headers=dict(exc.headers or {}))
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _expects_json_body(request: Request) -> bool:
+    """The matched route takes a JSON body (not a form or a file upload)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not dependant.body_params:
+        return False
+    return not any(
+        isinstance(p.field_info, (params.Form, params.File)) for p in dependant.body_params
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
@@ -128,6 +147,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem(request, 400, "The request body is not valid JSON", errors=errors)
+    content_type = request.headers.get("content-type", "")
+    has_body = (
+        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    )
+    if has_body and not _is_json(content_type) and _expects_json_body(request):
+        return problem(
+            request,
+            415,
+            f"Send the body as application/json, not {content_type or 'without a content type'}",
+        )
     return problem(request, 422, "The request is not valid", errors=errors)
 
 
@@ -141,10 +170,22 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 409, "The request conflicts with existing data")
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.bind(request_id=request_id_of(request)).info("database refused a value")
+    return problem(request, 400, "The request could not be processed: invalid value")
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.bind(request_id=request_id_of(request)).opt(exception=exc).error(
         "unhandled error on {} {}", request.method, request.url.path
     )
+    return problem(request, 500, "An unexpected error occurred; quote the request id for support")
+
+
+def unexpected_error_response(scope: Scope, exc: Exception) -> JSONResponse:
+    """The generic 500 for the edge middleware: the trace goes to error.log only."""
+    request = Request(scope)
+    logger.opt(exception=exc).error("unhandled error on {} {}", request.method, request.url.path)
     return problem(request, 500, "An unexpected error occurred; quote the request id for support")
 
 
@@ -154,4 +195,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValueError, _value_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,15 +1,40 @@
-"""Loguru everywhere: console, optional JSON lines, files; stdlib logging routed in."""
+"""Loguru everywhere: coloured console in development, one JSON object per line with
+LOG_JSON=true, files app.log (everything) and error.log (ERROR+, stack traces);
+standard-library logging (uvicorn, sqlalchemy, dbos) routed in.
+
+Every line written while a request is handled carries its `request_id` (bound by
+the request-id middleware with `logger.contextualize`). Security events carry
+`security=True` so they can be filtered. Never pass bodies, headers, passwords,
+tokens or secrets to a log call: the access log records method, path (secret query
+parameters redacted), status, duration and client IP only.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from botskis.config import Settings
+
+if TYPE_CHECKING:
+    from loguru import Record
+
+TEXT_FORMAT = (
+    "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[request_id]} | "
+    "{name}:{function}:{line} - {message}{extra[_fields]}\n{exception}"
+)
+CONSOLE_FORMAT = (
+    "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{extra[request_id]}</cyan> | <level>{message}</level>{extra[_fields]}\n{exception}"
+)
+_HIDDEN = frozenset({"request_id", "_fields", "_json"})
 
 
 class InterceptHandler(logging.Handler):
@@ -21,19 +46,61 @@ class InterceptHandler(logging.Handler):
         except ValueError:
             level = record.levelno
         frame: FrameType | None = logging.currentframe()
-        depth = 2
-        while frame is not None and frame.f_code.co_filename == logging.__file__:
+        depth = 0
+        while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame = frame.f_back
             depth += 1
-        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+        logger.opt(depth=depth, exception=record.exc_info).bind(logger=record.name).log(
+            level, record.getMessage()
+        )
+
+
+def _extra_fields(record: Record) -> str:
+    fields = [f"{k}={v}" for k, v in record["extra"].items() if k not in _HIDDEN]
+    return (" | " + " ".join(fields)) if fields else ""
+
+
+def _text(template: str) -> Any:
+    def format_record(record: Record) -> str:
+        record["extra"]["_fields"] = _extra_fields(record).replace("{", "{{").replace("}", "}}")
+        return template
+
+    return format_record
+
+
+def _json_line(record: Record) -> str:
+    line: dict[str, Any] = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "message": record["message"],
+        "logger": record["name"],
+        "function": record["function"],
+        "line": record["line"],
+        "process": record["process"].id,
+    }
+    line.update((k, v) for k, v in record["extra"].items() if k not in {"_fields", "_json"})
+    if record["exception"] is not None:
+        error = record["exception"]
+        line["exception"] = "".join(
+            traceback.format_exception(error.type, error.value, error.traceback)
+        )
+    record["extra"]["_json"] = json.dumps(line, default=str)
+    return "{extra[_json]}\n"
 
 
 def setup_logging(settings: Settings) -> None:
     logger.remove()
+    logger.configure(extra={"request_id": "-"})
+    if settings.log_json:
+        console_format: Any = _json_line
+        file_format: Any = _json_line
+    else:
+        console_format = _text(CONSOLE_FORMAT)
+        file_format = _text(TEXT_FORMAT)
     logger.add(
         sys.stderr,
         level=settings.log_level,
-        serialize=settings.log_json,
+        format=console_format,
         colorize=None if not settings.log_json else False,
         backtrace=False,
         diagnose=False,
@@ -43,20 +110,20 @@ def setup_logging(settings: Settings) -> None:
     logger.add(
         log_dir / "app.log",
         level=settings.log_level,
+        format=file_format,
         rotation="500 MB",
         retention="10 days",
-        serialize=settings.log_json,
-        enqueue=True,
+        enqueue=False,
         backtrace=False,
         diagnose=False,
     )
     logger.add(
         log_dir / "error.log",
         level="ERROR",
+        format=file_format,
         rotation="500 MB",
         retention="30 days",
-        serialize=settings.log_json,
-        enqueue=True,
+        enqueue=False,
         backtrace=True,
         diagnose=False,
     )
@@ -65,4 +132,7 @@ def setup_logging(settings: Settings) -> None:
         std = logging.getLogger(name)
         std.handlers = [InterceptHandler()]
         std.propagate = False
+    # SQL statements carry parameter values (hashes, secrets): never at INFO.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").disabled = True

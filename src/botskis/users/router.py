@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Response, status
+from fastapi import APIRouter, Form, Request, Response, status
 from loguru import logger
 
 from botskis.api.dependencies import HasherDep, SessionDep, SettingsDep
+from botskis.core import metrics
 from botskis.core.auth import CurrentClaims, CurrentUser, Superuser
+from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
+from botskis.core.ratelimit import client_ip, enforce
 from botskis.users import schemas, service
 from botskis.users.models import User
 
@@ -16,7 +19,14 @@ router = APIRouter(tags=["users"])
 
 
 @public_router.post("/users", status_code=status.HTTP_201_CREATED, response_model=schemas.User)
-async def sign_up(body: schemas.UserCreate, session: SessionDep, hasher: HasherDep) -> User:
+async def sign_up(
+    request: Request,
+    body: schemas.UserCreate,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> User:
+    await enforce(request, settings.rate_limit_signup, "signup", client_ip(request))
     user = await service.create_user(
         session,
         hasher,
@@ -30,11 +40,20 @@ async def sign_up(body: schemas.UserCreate, session: SessionDep, hasher: HasherD
 
 
 async def _login(
-    session: SessionDep, hasher: HasherDep, settings: SettingsDep, email: str, password: str
+    request: Request,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    email: str,
+    password: str,
 ) -> schemas.Token:
+    """Limited per client IP and, separately, per email, before any bcrypt work."""
+    await enforce(request, settings.rate_limit_login, "login-ip", client_ip(request))
+    await enforce(request, settings.rate_limit_login, "login-email", email.strip().lower())
     try:
         user = await service.authenticate(session, hasher, email=email, password=password)
-    except Exception:
+    except AppError:
+        metrics.LOGIN_FAILURES.inc()
         logger.bind(security=True).warning("login failed")
         raise
     logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
@@ -44,13 +63,18 @@ async def _login(
 
 @public_router.post("/auth/login", response_model=schemas.Token)
 async def login(
-    body: schemas.LoginRequest, session: SessionDep, hasher: HasherDep, settings: SettingsDep
+    request: Request,
+    body: schemas.LoginRequest,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
 ) -> schemas.Token:
-    return await _login(session, hasher, settings, body.email, body.password)
+    return await _login(request, session, hasher, settings, body.email, body.password)
 
 
 @public_router.post("/auth/token", response_model=schemas.Token)
 async def login_form(
+    request: Request,
     username: Annotated[str, Form(min_length=1, max_length=254)],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     session: SessionDep,
@@ -58,7 +82,7 @@ async def login_form(
     settings: SettingsDep,
 ) -> schemas.Token:
     """OAuth2 password flow, for the Authorize button in /docs."""
-    return await _login(session, hasher, settings, username, password)
+    return await _login(request, session, hasher, settings, username, password)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -119,6 +119,8 @@ async def change_password(
     current_password: str,
     new_password: str,
 ) -> None:
+    # The caller may hold a cached snapshot: check and bump the row as it is now.
+    await session.refresh(user)
     if not await hasher.verify(current_password, user.hashed_password):
         raise WrongPassword()
     user.hashed_password = await hasher.hash(new_password)

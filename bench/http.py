@@ -1,0 +1,231 @@
+"""The cost of the whole edge: authenticated GET /api/v1/users/me vs a raw ASGI app.
+
+Both servers run under the same uvicorn configuration (one worker, uvloop,
+httptools, no access log of uvicorn's own, no server header) in the same run, and
+are driven by the same keep-alive load generator. The botskis server runs its
+full middleware stack (request id, access log at LOG_LEVEL, security headers, the
+per-IP and per-user rate limits, body guard) and the real token check; only the
+limits are set too high to trigger.
+
+Usage: .venv/bin/python -m bench.http [--seconds 8] [--connections 32] [--log-level INFO]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from bench.server_process import bench_server, free_port
+
+RAW_BODY = json.dumps(
+    {
+        "id": "0b6f5f36-5d6e-4a55-9a43-1d2c3f1e0a11",
+        "email": "bench@example.com",
+        "full_name": "Bench",
+        "company": None,
+        "is_active": True,
+        "is_superuser": False,
+        "plan": "starter",
+        "created_at": "2026-11-26T12:00:00Z",
+    }
+).encode()
+
+
+async def raw_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The floor: an ASGI app that answers every request with a fixed JSON body."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(RAW_BODY)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": RAW_BODY})
+
+
+@contextmanager
+def raw_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.http:raw_app",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--no-proxy-headers",
+            "--no-server-header",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection sending the same request as soon as the last
+    response is complete, recording each latency."""
+
+    def __init__(self, request: bytes, stop_at: float, latencies: list[float]) -> None:
+        self.request = request
+        self.stop_at = stop_at
+        self.latencies = latencies
+        self.buffer = b""
+        self.sent_at = 0.0
+        self.failures = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._send()
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end == -1:
+            return
+        head = self.buffer[:end].lower()
+        start = head.find(b"content-length:")
+        stop = head.find(b"\r\n", start)
+        length = int(head[start + 15 : stop if stop != -1 else len(head)])
+        if len(self.buffer) < end + 4 + length:
+            return
+        if self.buffer[9:12] != b"200":
+            self.failures += 1
+        self.buffer = self.buffer[end + 4 + length :]
+        self.latencies.append(time.perf_counter() - self.sent_at)
+        if time.perf_counter() < self.stop_at:
+            self._send()
+        else:
+            assert self.transport is not None
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def load(
+    base: str, path: str, headers: dict[str, str], seconds: float, connections: int
+) -> tuple[float, float, int]:
+    host, port = base.removeprefix("http://").split(":")
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    loop = asyncio.get_running_loop()
+
+    async def phase(duration: float) -> tuple[list[float], float, int]:
+        latencies: list[float] = []
+        stop_at = time.perf_counter() + duration
+        protocols = []
+        started = time.perf_counter()
+        for _ in range(connections):
+            _, protocol = await loop.create_connection(
+                lambda: _Connection(request, stop_at, latencies), host, int(port)
+            )
+            protocols.append(protocol)
+        await asyncio.gather(*(p.done for p in protocols))
+        elapsed = time.perf_counter() - started
+        return latencies, elapsed, sum(p.failures for p in protocols)
+
+    await phase(1.0)  # warm-up: caches, JIT-less but code paths and pools are warm
+    latencies, elapsed, failures = await phase(seconds)
+    latencies.sort()
+    p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1000
+    return len(latencies) / elapsed, p99, failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    env = {"LOG_LEVEL": args.log_level, "WORKER_EMBEDDED": "false"}
+    with bench_server(env) as base:
+        account = {
+            "email": "bench@example.com",
+            "password": "bench-password-123",
+            "full_name": "Bench",
+        }
+        httpx.post(f"{base}/api/v1/users", json=account).raise_for_status()
+        credentials = {k: account[k] for k in ("email", "password")}
+        login = httpx.post(f"{base}/api/v1/auth/login", json=credentials)
+        login.raise_for_status()
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        api_rps, api_p99, api_failures = asyncio.run(
+            load(base, "/api/v1/users/me", auth, args.seconds, args.connections)
+        )
+    with raw_server() as base:
+        raw_rps, raw_p99, raw_failures = asyncio.run(
+            load(base, "/", auth, args.seconds, args.connections)
+        )
+    print(f"connections={args.connections} seconds={args.seconds} LOG_LEVEL={args.log_level}")
+    print(
+        f"raw ASGI app:            {raw_rps:9.0f} req/s  p99 {raw_p99:7.2f} ms  non-200: {raw_failures}"
+    )
+    print(
+        f"GET /api/v1/users/me:    {api_rps:9.0f} req/s  p99 {api_p99:7.2f} ms  non-200: {api_failures}"
+    )
+    print(f"ratio botskis/raw:       {api_rps / raw_rps:9.3f}  (target >= 0.10)")
+
+
+if __name__ == "__main__":
+    main()

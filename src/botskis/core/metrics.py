@@ -1,0 +1,68 @@
+"""Every Prometheus metric the process exports, defined in one place; add yours here.
+
+With several worker processes (`botskis serve --workers N` sets
+PROMETHEUS_MULTIPROC_DIR for them) each process writes its samples to files in
+that directory and `/metrics` merges them, so any worker answers for all.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter(
+    "botskis_http_requests_total",
+    "HTTP requests by method, route template and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "botskis_http_request_duration_seconds",
+    "HTTP request latency by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+IN_FLIGHT = Gauge(
+    "botskis_http_requests_in_flight",
+    "HTTP requests being served right now.",
+    multiprocess_mode="livesum",
+)
+RATE_LIMITED = Counter(
+    "botskis_rate_limited_total",
+    "Requests refused with 429, by limit name.",
+    ["limit"],
+)
+LOGIN_FAILURES = Counter(
+    "botskis_login_failures_total",
+    "Failed logins (wrong email or password, inactive account).",
+)
+
+
+def multiprocess_mode() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of this process, or of every process in multiprocess mode."""
+    if multiprocess_mode():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def process_exited() -> None:
+    """Drop this process's live gauges from the shared directory on shutdown."""
+    if multiprocess_mode():
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -1,0 +1,208 @@
+"""A per-process cache that makes an authenticated request cost no database query.
+
+Two things are cached:
+
+* verified tokens: the claims of a token string whose signature was checked once
+  (bounded; expiry is still checked on every use);
+* per user, for at most AUTH_CACHE_SECONDS: the user row and the set of that
+  user's revoked token ids.
+
+Revocation stays correct because every committed change that affects a token —
+a User row updated or deleted (password change bumps `token_version`, deactivation,
+plan change) or a RevokedToken inserted (logout) — is seen by SQLAlchemy session
+events: after the commit the user's entry is dropped from every cache in this
+process, so the next request reloads it (immediate here). Other processes hear of
+it through Redis pub/sub when REDIS_URL is set (milliseconds; a process whose
+subscription broke clears its whole cache when it reconnects); without Redis they
+reload within AUTH_CACHE_SECONDS. Bulk `update(User)` statements bypass the ORM
+events: call `invalidate_users(...)` after such a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from loguru import logger
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from botskis.config import Settings
+from botskis.core.security import InvalidToken, TokenClaims, decode_access_token
+from botskis.database.connection import Database
+from botskis.users.models import RevokedToken, User
+
+MAX_CACHED_TOKENS = 50_000
+CHANGED_KEY = "botskis.auth_changed"
+
+_caches: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+_background: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class _UserState:
+    user: User
+    revoked: frozenset[str]
+    loaded_at: float
+
+
+class TokenCache:
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self.secret_key = settings.secret_key
+        self.ttl = settings.auth_cache_seconds
+        self.database = database
+        self.channel = f"{settings.rate_limit_prefix}:auth-invalidate"
+        self.redis_url = settings.redis_url
+        self.tokens: dict[str, tuple[TokenClaims, float]] = {}
+        self.users: dict[uuid.UUID, _UserState] = {}
+        self.epoch = 0
+        self.redis: Any = None
+        self.listener: asyncio.Task[None] | None = None
+        _caches.add(self)
+
+    async def resolve(self, token: str) -> tuple[User, TokenClaims]:
+        """A detached snapshot of the user a token speaks for, or InvalidToken."""
+        cached = self.tokens.get(token)
+        if cached is None:
+            claims = decode_access_token(self.secret_key, token)
+            if len(self.tokens) >= MAX_CACHED_TOKENS:
+                self.tokens.clear()
+            self.tokens[token] = (claims, claims.expires_at.timestamp())
+        else:
+            claims, expires = cached
+            if expires <= time.time():
+                del self.tokens[token]
+                raise InvalidToken("expired")
+        state = self.users.get(claims.subject)
+        if state is None or time.monotonic() - state.loaded_at >= self.ttl:
+            state = await self._load(claims.subject)
+        if claims.jti in state.revoked or state.user.token_version != claims.version:
+            raise InvalidToken("revoked")
+        return state.user, claims
+
+    async def _load(self, user_id: uuid.UUID) -> _UserState:
+        epoch = self.epoch
+        async with self.database.sessions() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise InvalidToken("unknown user")
+            revoked = await session.scalars(
+                select(RevokedToken.jti).where(
+                    RevokedToken.user_id == user_id, RevokedToken.expires_at > datetime.now(UTC)
+                )
+            )
+            state = _UserState(user, frozenset(revoked), time.monotonic())
+        # An invalidation that arrived while we read may describe a newer state.
+        if self.ttl > 0 and epoch == self.epoch:
+            self.users[user_id] = state
+        return state
+
+    def invalidate(self, user_ids: Iterable[uuid.UUID]) -> None:
+        self.epoch += 1
+        for user_id in user_ids:
+            self.users.pop(user_id, None)
+
+    def clear(self) -> None:
+        self.epoch += 1
+        self.users.clear()
+
+    async def start(self) -> None:
+        """Listen for other processes' invalidations (only with Redis)."""
+        if self.redis_url and self.ttl > 0:
+            from redis.asyncio import Redis
+
+            self.redis = Redis.from_url(self.redis_url, socket_connect_timeout=2)
+            self.listener = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.listener
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def publish(self, user_ids: list[str]) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.publish(self.channel, json.dumps(user_ids))
+        except Exception as exc:
+            logger.bind(error=type(exc).__name__).warning("auth invalidation not published")
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    # Anything may have changed while we were not listening.
+                    self.clear()
+                    delay = 0.5
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            ids = json.loads(message["data"])
+                            self.invalidate(uuid.UUID(i) for i in ids)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.bind(error=type(exc).__name__).warning(
+                    "auth invalidation channel lost; retrying"
+                )
+                self.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+
+def invalidate_users(user_ids: Iterable[uuid.UUID]) -> None:
+    """Drop these users from every cache in this process and tell the others."""
+    ids = list(user_ids)
+    if not ids:
+        return
+    for cache in list(_caches):
+        cache.invalidate(ids)
+    publishers = [c for c in list(_caches) if c.redis is not None]
+    if not publishers:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    payload = [str(i) for i in ids]
+    for cache in publishers:
+        task = loop.create_task(cache.publish(payload))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_changed_users(session: Session, _context: UOWTransaction) -> None:
+    changed: set[uuid.UUID] | None = None
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, User):
+            changed = changed or session.info.setdefault(CHANGED_KEY, set())
+            changed.add(obj.id)
+    for obj in session.new:
+        if isinstance(obj, RevokedToken):
+            changed = changed or session.info.setdefault(CHANGED_KEY, set())
+            changed.add(obj.user_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _invalidate_committed(session: Session) -> None:
+    changed = session.info.pop(CHANGED_KEY, None)
+    if changed:
+        invalidate_users(changed)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(CHANGED_KEY, None)

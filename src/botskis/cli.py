@@ -125,5 +125,32 @@ def create_user(
     click.echo(f"created {'superuser' if superuser else 'user'} {body.email} ({user_id})")
 
 
+@main.command("rotate-credentials")
+def rotate_credentials() -> None:
+    """Re-encrypt stored credentials under CREDENTIALS_KEY (after a key rotation)."""
+    from botskis.credentials.errors import CredentialUndecryptable
+    from botskis.credentials.service import reencrypt_credentials
+    from botskis.credentials.vault import Vault
+    from botskis.database import models  # noqa: F401  (every table, for foreign key types)
+    from botskis.database.connection import Database
+
+    settings = _load_settings()
+    vault = Vault.from_settings(settings)
+
+    async def _rotate() -> int:
+        database = Database(settings)
+        try:
+            async with database.transaction() as session:
+                return await reencrypt_credentials(session, vault)
+        finally:
+            await database.dispose()
+
+    try:
+        count = asyncio.run(_rotate())
+    except CredentialUndecryptable as exc:
+        _fail(f"{exc.detail}; nothing was changed")
+    click.echo(f"re-encrypted {count} credential(s) under key '{vault.current_key_id}'")
+
+
 if __name__ == "__main__":
     main()

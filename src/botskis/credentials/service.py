@@ -51,7 +51,9 @@ def mask(kind: str, secret: dict[str, Any]) -> str:
 
 def _aad(owner_id: uuid.UUID, kind: str) -> bytes:
     # Binds a ciphertext to its owner and kind: a row copied elsewhere will not decrypt.
-    return f"{owner_id}:{kind}".encode()
+    # Normalised, because a process that has not imported every model may load the
+    # foreign key as a bare hex string.
+    return f"{uuid.UUID(str(owner_id))}:{kind}".encode()
 
 
 def _seal(vault: Vault, credential: Credential, secret: dict[str, Any]) -> None:
@@ -177,6 +179,23 @@ async def get_secret(
     if credential is None:
         return None
     return reveal(Vault.from_settings(settings), credential)
+
+
+async def reencrypt_credentials(session: AsyncSession, vault: Vault) -> int:
+    """Re-encrypt every credential not under the current key; how many were.
+
+    One unreadable secret aborts the whole batch, naming its key id, so an
+    operator never ends up with some secrets moved and others lost.
+    """
+    rows = await session.scalars(
+        select(Credential).where(Credential.key_id != vault.current_key_id)
+    )
+    count = 0
+    for credential in rows:
+        _seal(vault, credential, reveal(vault, credential))
+        count += 1
+    await session.flush()
+    return count
 
 
 async def stored_kinds(session: AsyncSession, owner_id: uuid.UUID) -> set[str]:

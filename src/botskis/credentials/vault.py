@@ -80,11 +80,13 @@ class Vault:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Vault:
-        if settings.credentials_key:
-            current = parse_key(settings.credentials_key)
-        else:
-            current = derive_development_key(settings.secret_key)
-        return cls(current, [parse_key(v) for v in settings.credentials_old_keys])
+        derived = derive_development_key(settings.secret_key)
+        old = [parse_key(v) for v in settings.credentials_old_keys]
+        if not settings.credentials_key:
+            return cls(derived, old)
+        # The derived key stays readable so secrets stored before CREDENTIALS_KEY was
+        # set can still be read and re-encrypted (`botskis rotate-credentials`).
+        return cls(parse_key(settings.credentials_key), [derived, *old])
 
     def encrypt(self, secret: dict[str, Any], *, aad: bytes) -> Sealed:
         nonce = os.urandom(NONCE_BYTES)

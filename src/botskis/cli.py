@@ -54,6 +54,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         ws_ping_timeout=settings.ws_ping_timeout,
         # Client frames are small commands; a huge one is closed with 1009.
         ws_max_size=64 * 1024,
+        # Events are small JSON; compression would cost ~100 KB of zlib state per socket.
+        ws_per_message_deflate=False,
     )
 
 

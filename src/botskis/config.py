@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import ipaddress
 from functools import lru_cache
 from typing import Annotated, Literal
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.databases import throwaway_database
-from tests.live_server import live_server, server_env
-from tests.realtime.support import Publisher, redis_server
+from tests.live_server import server_env
+from tests.realtime.support import Publisher, redis_server, serve_process
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Iterator[str]:
-    """One `botskis serve` for the module: small send queue, fast pings, 3 sockets per user."""
+    """One `botskis serve` for the module: a small send queue and 3 sockets per user."""
     env = server_env(
         live_db,
         server_logs,
@@ -43,10 +43,8 @@ def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Ite
         EVENTS_CHANNEL=channel,
         WS_MAX_PER_USER="3",
         WS_SEND_QUEUE="16",
-        WS_PING_INTERVAL="1",
-        WS_PING_TIMEOUT="1",
     )
-    with live_server(env) as base:
+    with serve_process(env) as (base, _process):
         yield base
 
 

@@ -25,10 +25,12 @@ from botskis.realtime.bus import RedisBus
 from botskis.realtime.events import emit
 from botskis.realtime.sink import attach
 from tests.conftest import make_settings
-from tests.live_server import free_port
+from tests.live_server import BOTSKIS, free_port, run_cli
 from tests.users.factories import DEFAULT_PASSWORD, Account
 
 RECEIVE_TIMEOUT = 15.0
+# Generous: the CI machine may be busy; this bounds a hang, it measures nothing.
+STARTUP_TIMEOUT = 120.0
 
 
 @contextmanager
@@ -171,3 +173,36 @@ class Publisher:
                 data={"status": status, "name": agent.name},
             )
             return str(agent.id)
+
+
+@contextmanager
+def serve_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like tests.live_server.live_server, but hands out the process so a test can stop it."""
+    migrated = run_cli(["migrate"], env)
+    assert migrated.returncode == 0, migrated.stderr
+    port = free_port()
+    log = open(Path(env["LOG_DIR"]).parent / f"server-{port}.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [*BOTSKIS, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            assert process.poll() is None, f"server exited; see {log.name}"
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become healthy"
+            time.sleep(0.1)
+        yield base_url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()

@@ -10,43 +10,30 @@ kinds exist and the default trigger is valid.
 
 from __future__ import annotations
 
-import importlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 import yaml
-from croniter import croniter
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2 import nodes
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from botskis.agents.triggers import trigger_errors
 from botskis.credentials.kinds import CREDENTIAL_KINDS
 from botskis.runtime.rendering import ENVIRONMENT, RenderError, check_expression, check_template
 from botskis.runtime.rendering import iter_templates as iter_template_strings
+from botskis.runtime.steps import STEP_KINDS
 from botskis.runtime.workflow import Workflow
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAMESPACE = uuid.UUID("6f1c2d0e-8a4b-5c3d-9e7f-0a1b2c3d4e5f")
 CONTEXT_NAMES = frozenset({"input", "config", "steps", "now"})
 FOREACH_NAMES = frozenset({"item", "index"})
-MIN_INTERVAL_SECONDS = 60
-# Used only until the step registry (botskis.runtime.steps) lands in this tree.
-_FALLBACK_STEP_KINDS = ("llm", "http", "email", "transform", "filter", "notify")
-
-
-def _step_kinds() -> Mapping[str, Any]:
-    try:
-        module = importlib.import_module("botskis.runtime.steps")
-    except ModuleNotFoundError:
-        return dict.fromkeys(_FALLBACK_STEP_KINDS)
-    kinds: Mapping[str, Any] | None = getattr(module, "STEP_KINDS", None)
-    return kinds if kinds is not None else dict.fromkeys(_FALLBACK_STEP_KINDS)
 
 
 class TemplateError(Exception):
@@ -117,46 +104,12 @@ class Catalog:
         return len(self._templates)
 
 
-class _ScheduleCron(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["schedule"]
-    cron: str
-    timezone: str = "UTC"
-
-
-class _ScheduleInterval(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["schedule"]
-    interval_seconds: int = Field(ge=MIN_INTERVAL_SECONDS)
-
-
-class _Simple(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["manual", "webhook"]
-
-
 def _check_trigger(trigger: Any) -> str | None:
-    if not isinstance(trigger, Mapping):
-        return "trigger must be a mapping"
-    kind = trigger.get("type")
-    try:
-        if kind in ("manual", "webhook"):
-            _Simple.model_validate(trigger)
-        elif kind == "schedule" and "cron" in trigger:
-            cron = _ScheduleCron.model_validate(trigger)
-            if not croniter.is_valid(cron.cron):
-                return f"trigger cron {cron.cron!r} is not a valid cron expression"
-            try:
-                ZoneInfo(cron.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                return f"trigger timezone {cron.timezone!r} is unknown"
-        elif kind == "schedule":
-            _ScheduleInterval.model_validate(trigger)
-        else:
-            return f"trigger type {kind!r} is not one of manual, schedule, webhook"
-    except ValidationError as exc:
-        return f"trigger is invalid: {_first_error(exc)}"
-    return None
+    """The same rules a user's trigger meets when deploying (agents.triggers)."""
+    errors = trigger_errors(trigger)
+    if not errors:
+        return None
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -192,14 +145,13 @@ def _check_workflow(template: Template) -> str | None:
     config_keys = template.config_keys
     declared_credentials = set(template.credentials)
     earlier: set[str] = set()
-    step_kinds = _step_kinds()
     for step in template.workflow.steps:
         where = f"step {step.id!r}"
-        if step.kind not in step_kinds:
-            known = ", ".join(sorted(step_kinds))
+        kind = STEP_KINDS.get(step.kind)
+        if kind is None:
+            known = ", ".join(sorted(STEP_KINDS))
             return f"{where}: unknown step kind {step.kind!r} (known: {known})"
-        kind = step_kinds[step.kind]
-        problems = kind.validate_params(step.params) if kind is not None else []
+        problems = kind.validate_params(step.params)
         if problems:
             return f"{where}: " + "; ".join(problems)
         credential = step.params.get("credential")

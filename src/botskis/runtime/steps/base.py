@@ -32,7 +32,6 @@ __all__ = [
     "is_template",
     "missing_credential",
     "require",
-    "unknown_params",
 ]
 
 # `credential(kind)` -> the owner's decrypted secret of that kind, or None.
@@ -94,15 +93,6 @@ class StepKind(Protocol):
 
 def require(params: Mapping[str, Any], *keys: str) -> list[str]:
     return [f"params.{key} is required" for key in keys if params.get(key) in (None, "")]
-
-
-def unknown_params(params: Mapping[str, Any], allowed: frozenset[str]) -> list[str]:
-    """A misspelt key would be silently ignored at run time; report it instead."""
-    return [
-        f"params.{key} is not a parameter of this step (expected: {', '.join(sorted(allowed))})"
-        for key in params
-        if key not in allowed
-    ]
 
 
 def is_template(value: Any) -> bool:

@@ -64,6 +64,7 @@ async def make_client() -> AsyncIterator[ClientFactory]:
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
         "2002:a00:1::",
+        "64:ff9b::a9fe:a9fe",
     ],
 )
 def test_internal_addresses_are_not_public(address: str) -> None:

@@ -228,6 +228,9 @@ async def test_unknown_kind_is_a_config_error(make_context: ContextFactory) -> N
         ("llm", {"prompt": "p", "schema": {"type": "nonsense"}}, "not a valid JSON Schema"),
         ("llm", {"prompt": "p", "output": "xml"}, "params.output"),
         ("transform", {"values": "{{ broken( }}"}, "cannot render"),
+        ("http", {"url": "https://x.io", "header": {"a": "b"}}, "params.header is not a parameter"),
+        ("llm", {"prompt": "p", "prompt_template": "q"}, "params.prompt_template is not"),
+        ("transform", {"values": 1, "value": 2}, "params.value is not"),
     ],
 )
 def test_validate_step_reports_problems(kind: str, params: dict[str, Any], problem: str) -> None:
@@ -249,3 +252,11 @@ def test_validate_step_accepts_complete_steps() -> None:
     assert (
         validate_step(step("email", {"to": "{{ config.to }}", "subject": "s", "html": "<b>"})) == []
     )
+
+
+async def test_non_finite_numbers_become_null(make_context: ContextFactory) -> None:
+    harness = make_context(variables={"input": {"x": float("nan"), "y": [float("inf"), 1.5]}})
+    result = await execute_step(
+        step("transform", {"values": {"x": "{{ input.x }}", "y": "{{ input.y }}"}}), harness.ctx
+    )
+    assert result.output == {"x": None, "y": [None, 1.5]}

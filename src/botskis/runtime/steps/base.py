@@ -10,6 +10,7 @@ receives already-rendered params and performs ONE attempt. It returns a
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ __all__ = [
     "is_template",
     "missing_credential",
     "require",
+    "unknown_params",
 ]
 
 # `credential(kind)` -> the owner's decrypted secret of that kind, or None.
@@ -95,6 +97,15 @@ def require(params: Mapping[str, Any], *keys: str) -> list[str]:
     return [f"params.{key} is required" for key in keys if params.get(key) in (None, "")]
 
 
+def unknown_params(params: Mapping[str, Any], allowed: frozenset[str]) -> list[str]:
+    """A misspelt key would be silently ignored at run time; report it instead."""
+    return [
+        f"params.{key} is not a parameter of this step (expected: {', '.join(sorted(allowed))})"
+        for key in params
+        if key not in allowed
+    ]
+
+
 def is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
@@ -107,9 +118,26 @@ def missing_credential(kind: str, hint: str = "") -> StepFailure:
     )
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def cap_output(value: Any, max_bytes: int) -> Any:
-    """`value` as plain JSON data, or a truncated preview when it is too large."""
-    encoded = json.dumps(value, default=str, ensure_ascii=False)
+    """`value` as plain JSON data, or a truncated preview when it is too large.
+
+    NaN and infinities (which `json.loads` accepts from an LLM but a database's
+    JSON type does not) become null.
+    """
+    try:
+        encoded = json.dumps(value, default=str, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        encoded = json.dumps(_finite(value), default=str, ensure_ascii=False)
     size = len(encoded.encode())
     if size <= max_bytes:
         return json.loads(encoded)

@@ -29,11 +29,14 @@ from botskis.runtime.steps.base import (
     StepResult,
     missing_credential,
     require,
+    unknown_params,
 )
 
 ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$|^[^@\s<>,;\"]+@localhost$")
 MAX_RECIPIENTS = 50
 TIMEOUT_SECONDS = 30.0
+
+PARAMS = frozenset({"to", "cc", "subject", "body", "html", "reply_to", "from"})
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class EmailStep:
         problems = require(params, "to", "subject")
         if params.get("body") in (None, "") and params.get("html") in (None, ""):
             problems.append("params.body (or params.html) is required")
-        return problems
+        return problems + unknown_params(params, PARAMS)
 
     async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult:
         to = _addresses(params.get("to"), "to")

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botskis.runtime.steps.base import RunStopped, StepContext, StepResult
+from botskis.runtime.steps.base import RunStopped, StepContext, StepResult, unknown_params
 
 FALSE_WORDS = frozenset({"", "false", "no", "off", "none", "null", "0"})
+
+PARAMS = frozenset({"condition", "reason"})
 
 
 def is_truthy(value: Any) -> bool:
@@ -30,7 +32,7 @@ class FilterStep:
         reason = params.get("reason")
         if reason is not None and not isinstance(reason, str):
             problems.append("params.reason must be a string")
-        return problems
+        return problems + unknown_params(params, PARAMS)
 
     async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult:
         if not is_truthy(params["condition"]):

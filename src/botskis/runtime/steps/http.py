@@ -35,12 +35,28 @@ from botskis.runtime.steps.base import (
     StepResult,
     is_template,
     missing_credential,
+    unknown_params,
 )
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 BODY_KEYS = ("json", "form", "body")
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 300.0
+
+PARAMS = frozenset(
+    {
+        "url",
+        "method",
+        "headers",
+        "query",
+        "json",
+        "form",
+        "body",
+        "credential",
+        "timeout",
+        "expect_status",
+    }
+)
 
 
 def _invalid(message: str) -> StepFailure:
@@ -84,7 +100,7 @@ class HttpStep:
         for key in ("headers", "query", "form"):
             if key in params and not isinstance(params[key], Mapping | str):
                 problems.append(f"params.{key} must be a mapping")
-        return problems
+        return problems + unknown_params(params, PARAMS)
 
     async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult:
         method = str(params.get("method") or "GET").upper()

@@ -34,6 +34,7 @@ from botskis.runtime.steps.base import (
     is_template,
     missing_credential,
     require,
+    unknown_params,
 )
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -41,6 +42,10 @@ DEFAULT_TIMEOUT = 120.0
 ROLES = frozenset({"system", "developer", "user", "assistant"})
 JSON_HINT = "Answer with a single JSON object and nothing else."
 SERVICE = "the LLM server"
+
+PARAMS = frozenset(
+    {"prompt", "messages", "system", "model", "temperature", "max_tokens", "schema", "output"}
+)
 
 
 def _invalid(message: str) -> StepFailure:
@@ -113,7 +118,7 @@ class LlmStep:
         output = params.get("output", "text")
         if not is_template(output) and output not in ("text", "json"):
             problems.append("params.output must be text or json")
-        return problems
+        return problems + unknown_params(params, PARAMS)
 
     async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult:
         schema = params.get("schema")

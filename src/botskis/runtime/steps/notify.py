@@ -6,11 +6,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botskis.runtime.steps.base import StepContext, StepFailure, StepResult, is_template, require
+from botskis.runtime.steps.base import (
+    StepContext,
+    StepFailure,
+    StepResult,
+    is_template,
+    require,
+    unknown_params,
+)
 
 LEVELS = ("info", "success", "warning", "error")
 MAX_TITLE_CHARS = 200
 MAX_MESSAGE_CHARS = 4000
+
+PARAMS = frozenset({"level", "title", "message"})
 
 
 class NotifyStep:
@@ -21,7 +30,7 @@ class NotifyStep:
         level = params.get("level", "info")
         if not is_template(level) and level not in LEVELS:
             problems.append(f"params.level must be one of {', '.join(LEVELS)}")
-        return problems
+        return problems + unknown_params(params, PARAMS)
 
     async def run(self, params: dict[str, Any], ctx: StepContext) -> StepResult:
         level = str(params.get("level") or "info").lower()

@@ -160,3 +160,27 @@ async def test_subject_newlines_cannot_inject_headers(
     (message,) = fake_smtp.messages
     assert message.recipients == ["a@example.com"]
     assert message.message["Bcc"] is None
+
+
+async def test_the_operators_server_never_sends_as_a_user_chosen_address(
+    make_context: ContextFactory, fake_smtp: FakeSmtpServer
+) -> None:
+    await call(
+        make_context(), to="a@example.com", subject="s", body="b", **{"from": "ceo@bank.example"}
+    )
+    (message,) = fake_smtp.messages
+    assert message.mail_from == "bot@example.com"
+    assert message.message["From"] == "bot@example.com"
+    assert message.message["Reply-To"] == "ceo@bank.example"
+
+
+async def test_the_users_own_server_may_send_as_another_address(
+    make_context: ContextFactory, fake_smtp: FakeSmtpServer
+) -> None:
+    harness = make_context(
+        credentials={
+            "smtp": {"host": fake_smtp.host, "port": fake_smtp.port, "from_address": "a@shop.io"}
+        }
+    )
+    await call(harness, to="c@example.com", subject="s", body="b", **{"from": "sales@shop.io"})
+    assert fake_smtp.messages[0].mail_from == "sales@shop.io"

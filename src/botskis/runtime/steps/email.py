@@ -2,6 +2,8 @@
 
 Params: `to` (an address or a list), `subject`, `body` (plain text) and/or
 `html`, optional `cc`, `reply_to`, `from`. Output: ``{message_id, recipients}``.
+`from` is honoured only on the owner's own SMTP server; through the operator's
+server mail is always sent as SMTP_FROM and `from` becomes the Reply-To.
 
 Which server: the owner's `smtp` credential (host, port, username?, password?,
 use_tls?, from_address) when they have one — its host is user-controlled, so it
@@ -124,11 +126,17 @@ class EmailStep:
         if not subject:
             raise _invalid("params.subject rendered empty")
         server = await _server(ctx)
-        senders = _addresses(params.get("from") or server.sender, "from")
+        requested = _addresses(params.get("from"), "from")
+        reply_to = _addresses(params.get("reply_to"), "reply_to")
+        if server.user_supplied:
+            senders = requested or _addresses(server.sender, "from")
+        else:
+            # The operator's relay never sends as an address a user typed: that
+            # address becomes Reply-To instead, so replies still reach it.
+            senders = _addresses(server.sender, "from")
+            reply_to = reply_to or requested
         if not senders:
-            raise _invalid(
-                "no sender address: set params.from, SMTP_FROM or the credential's from_address"
-            )
+            raise _invalid("no sender address: set SMTP_FROM or the credential's from_address")
         sender = senders[0]
 
         message = EmailMessage()
@@ -136,7 +144,6 @@ class EmailStep:
         message["To"] = ", ".join(to)
         if cc:
             message["Cc"] = ", ".join(cc)
-        reply_to = _addresses(params.get("reply_to"), "reply_to")
         if reply_to:
             message["Reply-To"] = reply_to[0]
         message["Subject"] = subject

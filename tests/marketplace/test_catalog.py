@@ -4,8 +4,6 @@ broken stops loading with the file name and the reason."""
 from __future__ import annotations
 
 import copy
-import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -158,24 +156,18 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
             "config_schema is not valid JSON Schema",
         ),
         (broken(credentials=["carrier_pigeon"]), "unknown credential kind 'carrier_pigeon'"),
-        (broken(trigger={"type": "sometimes"}), "trigger type 'sometimes'"),
+        (
+            broken(trigger={"type": "sometimes"}),
+            "trigger.type: must be one of manual, schedule, webhook",
+        ),
         (broken(trigger={"type": "schedule", "cron": "61 * * * *"}), "not a valid cron"),
         (
             broken(trigger={"type": "schedule", "cron": "0 * * * *", "timezone": "Mars/Base"}),
-            "timezone 'Mars/Base' is unknown",
+            "unknown timezone 'Mars/Base'",
         ),
         (broken(trigger={"type": "schedule", "interval_seconds": 5}), "interval_seconds"),
         (broken(workflow__steps__1__kind="teleport"), "unknown step kind 'teleport'"),
-        pytest.param(
-            broken(workflow__steps__1__params={}),
-            "params.condition is required",
-            marks=pytest.mark.skipif(
-                not hasattr(importlib.import_module("botskis.runtime.steps"), "STEP_KINDS")
-                if importlib.util.find_spec("botskis.runtime.steps")
-                else True,
-                reason="the step registry has not landed",
-            ),
-        ),
+        (broken(workflow__steps__1__params={}), "params.condition is required"),
         (
             broken(
                 workflow__steps__0__params={"url": "{{ config.url ", "credential": "http_bearer"}

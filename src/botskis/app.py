@@ -20,6 +20,7 @@ from botskis.core.security import PasswordHasher
 from botskis.database.connection import Database
 from botskis.marketplace.catalog import get_catalog
 from botskis.realtime.lifespan import start_realtime, stop_realtime
+from botskis.runtime.worker import RunWorker
 from botskis.users.token_cache import TokenCache
 
 
@@ -31,9 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.token_cache.start()
         await start_realtime(app, settings, app.state.database)
+        worker = RunWorker(app.state.database, settings) if settings.worker_embedded else None
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await stop_realtime(app)
             await app.state.database.dispose()
             app.state.hasher.close()

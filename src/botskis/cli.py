@@ -1,4 +1,4 @@
-"""`botskis` command line: serve, migrate, create-user."""
+"""`botskis` command line: serve, worker, migrate, create-user."""
 
 from __future__ import annotations
 
@@ -57,6 +57,20 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         # Events are small JSON; compression would cost ~100 KB of zlib state per socket.
         ws_per_message_deflate=False,
     )
+
+
+@main.command()
+@click.option(
+    "--concurrency", type=int, default=None, help="Runs at once (default: WORKER_CONCURRENCY)."
+)
+def worker(concurrency: int | None) -> None:
+    """Execute queued runs, fire schedules and heal agents until stopped (SIGTERM/SIGINT)."""
+    from botskis.runtime.worker import run_worker_process
+
+    settings = _load_settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": max(1, concurrency)})
+    asyncio.run(run_worker_process(settings))
 
 
 @main.command()

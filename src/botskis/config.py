@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
 
+    worker_embedded: bool = True
+    worker_concurrency: int = Field(default=16, ge=1, le=1000)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    worker_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    user_max_concurrent_runs: int = Field(default=10, ge=1, le=10000)
+    agent_failure_threshold: int = Field(default=5, ge=1, le=1000)
+    agent_probe_cooldown_seconds: float = Field(default=300.0, gt=0)
+    agent_probe_max_cooldown_seconds: float = Field(default=21600.0, gt=0)
+    webhook_rate_limit_per_minute: int = Field(default=60, ge=1, le=100000)
+
     http_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_max_response_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     foreach_max: int = Field(default=100, ge=1, le=10000)

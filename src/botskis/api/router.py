@@ -11,17 +11,22 @@ from botskis.billing import router as billing
 from botskis.core.auth import current_user
 from botskis.credentials import router as credentials
 from botskis.marketplace import router as marketplace
+from botskis.monitoring import router as monitoring
 from botskis.notifications import router as notifications
 from botskis.onboarding import router as onboarding
+from botskis.runs import router as runs
 from botskis.users import router as users
 
 public = APIRouter()
 public.include_router(users.public_router)
+public.include_router(runs.hooks_router)
 public.include_router(marketplace.router)
 
 private = APIRouter(dependencies=[Depends(current_user)])
 private.include_router(users.router)
 private.include_router(credentials.router)
+private.include_router(runs.router)
+private.include_router(monitoring.router)
 private.include_router(notifications.router)
 private.include_router(billing.router)
 private.include_router(agents.router)

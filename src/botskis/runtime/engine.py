@@ -1,0 +1,345 @@
+"""The run lifecycle: execute a claimed run step by step, durably.
+
+Each step is attempted through the step engine (`steps.execute_step`, one
+attempt), retried here when its failure is transient, and checkpointed in
+`run_steps` when it finishes. A run resumed after a crash skips the steps that
+have a checkpoint, so their side effects are not repeated. Every write is
+conditional on this worker still holding the run: a run that was cancelled or
+reclaimed (lease lost) stops at its next checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from loguru import logger
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from botskis.agents.models import Agent
+from botskis.config import Settings
+from botskis.core.errors import AppError
+from botskis.credentials.service import get_secret
+from botskis.database.base import utcnow
+from botskis.database.connection import Database
+from botskis.monitoring.fingerprints import error_fingerprint
+from botskis.notifications.service import create_notification
+from botskis.runs.models import Run, RunStep
+from botskis.runs.service import elapsed_ms, run_update
+from botskis.runtime import healing
+from botskis.runtime.errors import RunStopped, StepFailure
+from botskis.runtime.steps import execute_step
+from botskis.runtime.steps.base import StepContext
+from botskis.runtime.wakeup import wake_workers_after_commit
+from botskis.runtime.workflow import RetryPolicy, Step, Workflow
+
+MAX_ERROR_CHARS = 2000
+
+
+class LeaseLost(Exception):
+    """The run was cancelled or reclaimed by another worker; stop quietly."""
+
+
+@dataclass
+class StepOutcome:
+    status: str  # succeeded | skipped | stopped | failed
+    attempts: int
+    output: Any = None
+    tokens: int | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    healed: bool = False
+    started_at: Any = field(default_factory=utcnow)
+
+
+def backoff_delay(policy: RetryPolicy, attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter in the upper half; `Retry-After` wins
+    when it asks for longer (capped by the policy's maximum)."""
+    base = min(policy.max_backoff_seconds, policy.backoff_seconds * (2 ** (attempt - 1)))
+    delay = random.uniform(base / 2, base) if base > 0 else 0.0
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, policy.max_backoff_seconds))
+    return delay
+
+
+async def attempt_step(step: Step, ctx: StepContext) -> StepOutcome:
+    """Run one step to its outcome, retrying transient failures per its policy."""
+    started = utcnow()
+    attempt = 1
+    healed = False
+    while True:
+        try:
+            if step.timeout_seconds is not None:
+                async with asyncio.timeout(step.timeout_seconds):
+                    result = await execute_step(step, ctx)
+            else:
+                result = await execute_step(step, ctx)
+        except RunStopped as stop:
+            return StepOutcome(
+                "stopped", attempt, output={"reason": stop.reason}, started_at=started
+            )
+        except (StepFailure, TimeoutError) as exc:
+            failure = (
+                exc
+                if isinstance(exc, StepFailure)
+                else StepFailure(
+                    f"step timed out after {step.timeout_seconds} s", kind="timeout", transient=True
+                )
+            )
+            if failure.transient and attempt < step.retry.max_attempts:
+                delay = backoff_delay(step.retry, attempt, failure.retry_after)
+                logger.bind(step=step.id, attempt=attempt, delay=round(delay, 3)).info(
+                    "transient step failure, retrying: {}", str(failure)[:200]
+                )
+                await asyncio.sleep(delay)
+                attempt += 1
+                healed = True
+                continue
+            return StepOutcome(
+                "failed",
+                attempt,
+                error_kind=failure.kind,
+                error_message=str(failure)[:MAX_ERROR_CHARS],
+                started_at=started,
+            )
+        except Exception:
+            logger.bind(step=step.id).exception("step crashed")
+            return StepOutcome(
+                "failed",
+                attempt,
+                error_kind="internal",
+                error_message="the step failed with an internal error; see the server log",
+                started_at=started,
+            )
+        status = "skipped" if getattr(result, "skipped", False) else "succeeded"
+        return StepOutcome(
+            status,
+            attempt,
+            output=result.output,
+            tokens=getattr(result, "tokens", None),
+            healed=healed,
+            started_at=started,
+        )
+
+
+class RunExecution:
+    """One claimed run on one worker."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        worker_id: str,
+        run_id: uuid.UUID,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.http = http
+        self.worker_id = worker_id
+        self.run_id = run_id
+        self.log = logger.bind(run_id=str(run_id), worker_id=worker_id)
+
+    async def execute(self) -> None:
+        async with self.database.transaction() as session:
+            run = await session.get(Run, self.run_id)
+            if run is None or run.status != "running" or run.worker_id != self.worker_id:
+                return
+            agent = await session.get(Agent, run.agent_id)
+            if agent is None:
+                return
+            done = {
+                s.step_id: s
+                for s in await session.scalars(select(RunStep).where(RunStep.run_id == run.id))
+            }
+            session.expunge_all()
+        started_at = run.started_at or utcnow()
+        deadline = started_at + timedelta(seconds=agent.timeout_seconds)
+        remaining = (deadline - utcnow()).total_seconds()
+        try:
+            workflow = Workflow.model_validate(run.workflow)
+        except ValueError as exc:
+            await self.finish(
+                run, "failed", error_kind="invalid_workflow", error_message=str(exc)[:500]
+            )
+            return
+        outputs: dict[str, Any] = {
+            step_id: {"output": record.output, "status": record.status}
+            for step_id, record in done.items()
+        }
+        ctx = self.context(run, agent, outputs)
+        try:
+            async with asyncio.timeout(max(remaining, 0.001)):
+                for position, step in enumerate(workflow.steps):
+                    record = done.get(step.id)
+                    if record is not None and record.status in ("succeeded", "skipped"):
+                        continue
+                    outcome = await attempt_step(step, ctx)
+                    await self.checkpoint(run, step, position, outcome)
+                    outputs[step.id] = {"output": outcome.output, "status": outcome.status}
+                    if outcome.status == "failed":
+                        await self.finish(
+                            run,
+                            "failed",
+                            error_kind=outcome.error_kind,
+                            error_message=outcome.error_message,
+                            error_step=step.id,
+                        )
+                        return
+                    if outcome.status == "stopped":
+                        reason = str((outcome.output or {}).get("reason") or "stopped by filter")
+                        await self.finish(run, "succeeded", stopped_reason=reason[:500])
+                        return
+        except TimeoutError:
+            await self.finish(
+                run,
+                "failed",
+                error_kind="timeout",
+                error_message=f"the run exceeded the agent's timeout of {agent.timeout_seconds} s",
+            )
+            return
+        except LeaseLost:
+            self.log.info("run cancelled or reclaimed; stopping")
+            return
+        await self.finish(run, "succeeded")
+
+    def context(self, run: Run, agent: Agent, outputs: dict[str, Any]) -> StepContext:
+        variables = {
+            "input": run.input,
+            "config": agent.config,
+            "steps": outputs,
+            "now": utcnow(),
+        }
+        return StepContext(
+            settings=self.settings,
+            run_id=run.id,
+            agent_id=agent.id,
+            owner_id=agent.owner_id,
+            variables=variables,
+            credential=self._credential_lookup(agent.owner_id),
+            notify=self._notifier(agent.owner_id, agent.id),
+            http=self.http,
+        )
+
+    def _credential_lookup(
+        self, owner_id: uuid.UUID
+    ) -> Callable[[str], Awaitable[dict[str, Any] | None]]:
+        async def credential(kind: str) -> dict[str, Any] | None:
+            try:
+                async with self.database.transaction() as session:
+                    return await get_secret(session, owner_id, kind, settings=self.settings)
+            except AppError as exc:
+                raise StepFailure(exc.detail, kind="missing_credential") from exc
+
+        return credential
+
+    def _notifier(
+        self, owner_id: uuid.UUID, agent_id: uuid.UUID
+    ) -> Callable[[str, str, str], Awaitable[str]]:
+        async def notify(level: str, title: str, message: str) -> str:
+            async with self.database.transaction() as session:
+                notification = await create_notification(
+                    session, owner_id, level=level, title=title, message=message, agent_id=agent_id
+                )
+                return str(notification.id)
+
+        return notify
+
+    async def _hold(self, session: AsyncSession, run: Run, **values: Any) -> None:
+        """Extend the lease, proving this worker still holds the running run."""
+        values.setdefault(
+            "lease_expires_at", utcnow() + timedelta(seconds=self.settings.worker_lease_seconds)
+        )
+        result = await session.execute(
+            update(Run)
+            .where(Run.id == run.id, Run.status == "running", Run.worker_id == self.worker_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise LeaseLost()
+
+    async def checkpoint(self, run: Run, step: Step, position: int, outcome: StepOutcome) -> None:
+        finished = utcnow()
+        async with self.database.transaction() as session:
+            extra: dict[str, Any] = {"auto_healed": True} if outcome.healed else {}
+            await self._hold(session, run, **extra)
+            if outcome.healed:
+                run.auto_healed = True
+            session.add(
+                RunStep(
+                    id=uuid.uuid4(),
+                    run_id=run.id,
+                    step_id=step.id,
+                    position=position,
+                    kind=step.kind,
+                    status=outcome.status,
+                    attempts=outcome.attempts,
+                    output=outcome.output,
+                    error_kind=outcome.error_kind,
+                    error_message=outcome.error_message,
+                    tokens=outcome.tokens,
+                    started_at=outcome.started_at,
+                    finished_at=finished,
+                    duration_ms=elapsed_ms(outcome.started_at, finished),
+                )
+            )
+            run_update(session, run, step={"id": step.id, "status": outcome.status})
+
+    async def finish(
+        self,
+        run: Run,
+        status: str,
+        *,
+        error_kind: str | None = None,
+        error_message: str | None = None,
+        error_step: str | None = None,
+        stopped_reason: str | None = None,
+    ) -> None:
+        now = utcnow()
+        duration = elapsed_ms(run.started_at or now, now)
+        fingerprint = (
+            error_fingerprint(error_kind, error_message, error_step, run.template_slug)
+            if status == "failed"
+            else None
+        )
+        try:
+            async with self.database.transaction() as session:
+                await self._hold(
+                    session,
+                    run,
+                    status=status,
+                    finished_at=now,
+                    duration_ms=duration,
+                    error_kind=error_kind,
+                    error_message=error_message,
+                    error_step=error_step,
+                    error_fingerprint=fingerprint,
+                    stopped_reason=stopped_reason,
+                    worker_id=None,
+                    lease_expires_at=None,
+                )
+                run.status = status
+                run.error_kind = error_kind
+                run.error_message = error_message
+                run_update(
+                    session,
+                    run,
+                    duration_ms=duration,
+                    error_kind=error_kind,
+                    error_message=error_message,
+                )
+                await healing.record_outcome(session, self.settings, run)
+                # A slot (per agent, per user) opened: queued runs may now start.
+                await wake_workers_after_commit(session)
+        except LeaseLost:
+            self.log.info("run cancelled or reclaimed before it finished")
+            return
+        self.log.bind(status=status, duration_ms=duration).info("run finished")

@@ -1,0 +1,212 @@
+"""Healing: counting an agent's outcomes, marking it failing, probing it back.
+
+After `AGENT_FAILURE_THRESHOLD` consecutive failed runs an active agent goes
+`failing`: its schedule stops firing, the owner is notified, and a probe run is
+queued after a cool-down that doubles after each failed probe (capped). Any
+successful run of a failing agent (the probe, or a manual run after the owner
+fixed the cause) makes it active again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from loguru import logger
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from botskis.agents.models import Agent
+from botskis.agents.triggers import next_run_at
+from botskis.config import Settings
+from botskis.database.base import utcnow
+from botskis.database.connection import Database
+from botskis.notifications.service import create_notification
+from botskis.realtime.events import emit
+from botskis.runs.models import AgentHealing, Run
+from botskis.runs.service import enqueue_run
+
+
+async def notify_owner(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    level: str,
+    title: str,
+    message: str,
+    agent_id: uuid.UUID | None = None,
+) -> None:
+    await create_notification(
+        session, user_id, level=level, title=title, message=message, agent_id=agent_id
+    )
+
+
+def _agent_update(session: AsyncSession, agent: Agent) -> None:
+    emit(
+        session,
+        agent.owner_id,
+        "agent_update",
+        agent_id=agent.id,
+        data={"status": agent.status, "name": agent.name, "status_reason": agent.status_reason},
+    )
+
+
+async def record_outcome(session: AsyncSession, settings: Settings, run: Run) -> None:
+    """Update the agent's counters for a finished run and apply the healing rules."""
+    if run.status not in ("succeeded", "failed"):
+        return
+    succeeded = run.status == "succeeded"
+    now = utcnow()
+    error = None if succeeded else f"{run.error_kind}: {run.error_message}"[:2000]
+    values: dict[str, object] = {
+        "total_runs": Agent.total_runs + 1,
+        "last_run_at": now,
+        "successful_runs": Agent.successful_runs + (1 if succeeded else 0),
+        "failed_runs": Agent.failed_runs + (0 if succeeded else 1),
+        "consecutive_failures": (0 if succeeded else Agent.consecutive_failures + 1),
+    }
+    if error is not None:
+        values["last_error"] = error
+    await session.execute(
+        update(Agent)
+        .where(Agent.id == run.agent_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    agent = await session.scalar(
+        select(Agent).where(Agent.id == run.agent_id).execution_options(populate_existing=True)
+    )
+    if agent is None:
+        return
+    if succeeded:
+        await _recovered(session, agent)
+    elif (
+        agent.status == "active" and agent.consecutive_failures >= settings.agent_failure_threshold
+    ):
+        await _mark_failing(session, settings, agent)
+    elif agent.status == "failing" and run.trigger == "probe":
+        await _probe_failed(session, settings, agent)
+
+
+async def _mark_failing(session: AsyncSession, settings: Settings, agent: Agent) -> None:
+    cooldown = _whole_seconds(settings.agent_probe_cooldown_seconds)
+    agent.status = "failing"
+    agent.next_run_at = None
+    agent.status_reason = (
+        f"{agent.consecutive_failures} consecutive runs failed; last error: {agent.last_error}"
+    )[:500]
+    await session.execute(delete(AgentHealing).where(AgentHealing.agent_id == agent.id))
+    session.add(
+        AgentHealing(
+            agent_id=agent.id,
+            probe_at=utcnow() + timedelta(seconds=cooldown),
+            cooldown_seconds=cooldown,
+        )
+    )
+    await session.flush()
+    _agent_update(session, agent)
+    await notify_owner(
+        session,
+        agent.owner_id,
+        level="error",
+        title=f"{agent.name} is failing",
+        message=(
+            f"{agent.status_reason}. Its schedule is stopped; a test run will be tried "
+            f"in {int(cooldown)} s and the agent resumes when it succeeds."
+        ),
+        agent_id=agent.id,
+    )
+    logger.bind(agent_id=str(agent.id)).warning("agent marked failing")
+
+
+async def _probe_failed(session: AsyncSession, settings: Settings, agent: Agent) -> None:
+    healing = await session.get(AgentHealing, agent.id)
+    current = healing.cooldown_seconds if healing else settings.agent_probe_cooldown_seconds
+    cooldown = _whole_seconds(min(settings.agent_probe_max_cooldown_seconds, current * 2))
+    if healing is None:
+        healing = AgentHealing(agent_id=agent.id, cooldown_seconds=0, probe_at=utcnow())
+        session.add(healing)
+    healing.cooldown_seconds = cooldown
+    healing.probe_at = utcnow() + timedelta(seconds=cooldown)
+    healing.probe_run_id = None
+
+
+def _whole_seconds(seconds: float) -> int:
+    return max(1, round(seconds))
+
+
+async def _recovered(session: AsyncSession, agent: Agent) -> None:
+    await session.execute(delete(AgentHealing).where(AgentHealing.agent_id == agent.id))
+    if agent.status != "failing":
+        return
+    agent.status = "active"
+    agent.status_reason = None
+    agent.next_run_at = next_run_at(agent.trigger, utcnow())
+    _agent_update(session, agent)
+    await notify_owner(
+        session,
+        agent.owner_id,
+        level="success",
+        title=f"{agent.name} recovered",
+        message="A run succeeded again; the agent is active and its schedule resumed.",
+        agent_id=agent.id,
+    )
+    logger.bind(agent_id=str(agent.id)).info("agent recovered")
+
+
+async def queue_due_probes(database: Database) -> int:
+    """Queue one probe run per failing agent whose cool-down has passed.
+
+    The probe slot is claimed with a conditional update, so however many
+    workers run this, each due probe is queued once."""
+    now = utcnow()
+    async with database.transaction() as session:
+        due = list(
+            await session.scalars(
+                select(AgentHealing.agent_id)
+                .join(Agent, Agent.id == AgentHealing.agent_id)
+                .where(
+                    AgentHealing.probe_at <= now,
+                    AgentHealing.probe_run_id.is_(None),
+                    Agent.status == "failing",
+                )
+                .limit(100)
+            )
+        )
+    queued = 0
+    for agent_id in due:
+        async with database.transaction() as session:
+            run_id = uuid.uuid4()
+            claimed = await session.execute(
+                update(AgentHealing)
+                .where(AgentHealing.agent_id == agent_id, AgentHealing.probe_run_id.is_(None))
+                .values(probe_run_id=run_id)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                continue
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                continue
+            # The probe repeats the last failure: same input, same workflow snapshot.
+            last_failed = await session.scalar(
+                select(Run)
+                .where(Run.agent_id == agent_id, Run.status == "failed")
+                .order_by(Run.created_at.desc())
+                .limit(1)
+            )
+            run = await enqueue_run(
+                session,
+                agent,
+                trigger="probe",
+                input=dict(last_failed.input) if last_failed else {},
+                workflow=last_failed.workflow if last_failed else None,
+            )
+            await session.execute(
+                update(AgentHealing)
+                .where(AgentHealing.agent_id == agent_id)
+                .values(probe_run_id=run.id)
+                .execution_options(synchronize_session=False)
+            )
+            queued += 1
+    return queued

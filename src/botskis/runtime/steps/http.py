@@ -6,8 +6,9 @@ headers, query params or the URL itself, e.g. a Slack webhook), `timeout`
 (seconds, default 30) and `expect_status` (a status or a list; default any
 2xx/3xx).
 
-Output: ``{status, headers, json, text}`` — `json` when the response says it is
-JSON, `text` capped. Requests go through the shared SSRF-safe client
+Output: ``{status, headers, json, text, elapsed_ms}`` — `json` when the response
+says it is JSON, `text` capped, `elapsed_ms` from sending to the last body byte
+(what a health check measures). Requests go through the shared SSRF-safe client
 (`runtime.outbound`). Classification: 5xx, 429 (with Retry-After), timeouts and
 connection errors are transient; 401/403 and other 4xx are permanent and carry
 the status and a snippet of the body.
@@ -16,6 +17,7 @@ the status and a snippet of the body.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -136,6 +138,7 @@ class HttpStep:
             raise _invalid(f"invalid URL: {exc}") from None
         service = target.host or url
         limit = ctx.settings.http_max_response_bytes
+        started = time.monotonic()
         try:
             request = ctx.http.build_request(method, target, timeout=timeout, **request_args)
             response = await _send_following_redirects(ctx.http, request, secret_headers)
@@ -154,6 +157,7 @@ class HttpStep:
         except httpx.InvalidURL as exc:
             raise _invalid(f"invalid URL: {exc}") from None
 
+        elapsed_ms = round((time.monotonic() - started) * 1000)
         text = content.decode(response.encoding or "utf-8", errors="replace")
         status = response.status_code
         ok = status in expected if expected is not None else status < 400
@@ -178,6 +182,7 @@ class HttpStep:
                 "headers": dict(response.headers.items()),
                 "json": body_json,
                 "text": text[:text_cap],
+                "elapsed_ms": elapsed_ms,
             }
         )
 
@@ -235,6 +240,6 @@ async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     async for chunk in response.aiter_bytes():
         received += len(chunk)
         if received > limit:
-            raise ResponseTooLarge(too_large_message(response.request.url, limit))
+            raise ResponseTooLarge(too_large_message(response.request.url.host, limit))
         chunks.append(chunk)
     return b"".join(chunks)

@@ -219,9 +219,7 @@ async def test_pinned_https_still_verifies_the_certificate_against_the_host_name
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     client_tls = ssl.create_default_context(cafile=str(cert))
-    transport = GuardedTransport(
-        AddressPolicy(["127.0.0.0/8"]), 1024 * 1024, httpx.AsyncHTTPTransport(verify=client_tls)
-    )
+    transport = GuardedTransport(AddressPolicy(["127.0.0.0/8"]), 1024 * 1024, verify=client_tls)
     with FakeVendorServer(tls=server_tls) as server:
         async with httpx.AsyncClient(transport=transport) as client:
             url = f"https://localhost:{server.port}/secure"
@@ -234,3 +232,19 @@ async def test_pinned_https_still_verifies_the_certificate_against_the_host_name
             else:
                 with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                     await client.get(url)
+
+
+async def test_a_tls_connection_is_never_reused_for_another_host_name_on_the_same_address(
+    tmp_path: Path,
+) -> None:
+    cert, key = _self_signed(tmp_path, "localhost")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    transport = GuardedTransport(AddressPolicy(["127.0.0.0/8"]), 1024 * 1024, verify=client_tls)
+    with FakeVendorServer(tls=server_tls) as server:
+        async with httpx.AsyncClient(transport=transport) as client:
+            ok = await client.get(f"https://localhost:{server.port}/a")
+            assert ok.status_code == 200
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.get(f"https://127.0.0.1:{server.port}/b")

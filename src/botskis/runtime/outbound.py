@@ -9,9 +9,10 @@ each hop through the transport):
   (169.254.169.254, fd00:ec2::254, 100.100.100.200, ...), IPv4-mapped and 6to4
   forms included, unless the host name or the address's network is listed in
   `HTTP_ALLOWLIST`;
-* connects to the address it checked (the URL is pinned to the IP, the Host
-  header and TLS SNI keep the name), so a second DNS answer cannot swap in an
-  internal address;
+* connects to the address it checked — the check lives in the connection
+  pool's network backend, so it runs for every new connection while the URL,
+  Host header, TLS SNI, certificate check and pooling stay per host name — so a
+  second DNS answer cannot swap in an internal address;
 * stops reading a response body past `HTTP_MAX_RESPONSE_BYTES`.
 
 Refusals raise `BlockedAddress`, oversized bodies `ResponseTooLarge`; both are
@@ -27,9 +28,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import httpcore
+import httpcore2
 import httpx
 import httpx2
 
@@ -48,6 +52,9 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_REDIRECTS = 5
 USER_AGENT = "Botskis/0.1 (+https://github.com/botskis)"
+POOL_MAX_CONNECTIONS = 100
+POOL_MAX_KEEPALIVE = 20
+POOL_KEEPALIVE_SECONDS = 5.0
 
 
 class BlockedAddress(httpx.RequestError):
@@ -154,83 +161,198 @@ def _refusal(host: str, what: str) -> str:
     )
 
 
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Every new connection resolves its host, checks every address and connects
+    to the checked one, so a second DNS answer cannot swap in another address.
+    Connections are pooled per host name, so TLS (SNI, certificate checks) and
+    connection reuse work exactly as without the guard."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = await self.policy.resolve(host, port)
+        return await self.inner.connect_tcp(
+            address or host,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are not reachable from steps")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class _GuardedBackend2(httpcore2.AsyncNetworkBackend):
+    """`_GuardedBackend` for httpcore2 (under httpx2, under the openai SDK)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+        self.inner = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        address = await self.policy.resolve(host, port)
+        return await self.inner.connect_tcp(
+            address or host,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Any = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are not reachable from steps")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def too_large_message(host: str, limit: int) -> str:
+    return f"response from {host} is larger than {limit} bytes (HTTP_MAX_RESPONSE_BYTES)"
+
+
 class _CappedStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, limit: int, request: httpx.Request) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int, host: str) -> None:
         self.inner = inner
         self.limit = limit
-        self.request = request
+        self.host = host
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         received = 0
         async for chunk in self.inner:
             received += len(chunk)
             if received > self.limit:
-                raise ResponseTooLarge(too_large_message(self.request.url, self.limit))
+                raise ResponseTooLarge(too_large_message(self.host, self.limit))
             yield chunk
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-def too_large_message(url: httpx.URL, limit: int) -> str:
-    return f"response from {url.host} is larger than {limit} bytes (HTTP_MAX_RESPONSE_BYTES)"
+class _CappedStream2(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, host: str) -> None:
+        self.inner = inner
+        self.limit = limit
+        self.host = host
 
-
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """Checks and pins every destination; caps every response body."""
-
-    def __init__(
-        self,
-        policy: AddressPolicy,
-        max_response_bytes: int,
-        inner: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.policy = policy
-        self.max_response_bytes = max_response_bytes
-        self.inner = inner or httpx.AsyncHTTPTransport(retries=0)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        if url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(
-                f"only http and https URLs are allowed, not {url.scheme!r}", request=request
-            )
-        try:
-            address = await self.policy.resolve(url.host, url.port or _default_port(url))
-        except httpx.RequestError as exc:
-            exc.request = request
-            raise
-        outgoing = request
-        if address is not None and address != url.host:
-            extensions = dict(request.extensions)
-            if url.scheme == "https":
-                extensions["sni_hostname"] = url.host
-            outgoing = httpx.Request(
-                request.method,
-                url.copy_with(host=address),
-                headers=request.headers,
-                stream=request.stream,
-                extensions=extensions,
-            )
-        response = await self.inner.handle_async_request(outgoing)
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_response_bytes:
-            await response.aclose()
-            raise ResponseTooLarge(too_large_message(url, self.max_response_bytes), request=request)
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_CappedStream(response.stream, self.max_response_bytes, request),
-            extensions=response.extensions,
-        )
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        received = 0
+        async for chunk in self.inner:
+            received += len(chunk)
+            if received > self.limit:
+                raise ResponseTooLarge(too_large_message(self.host, self.limit))
+            yield chunk
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-def _default_port(url: httpx.URL) -> int:
-    return 443 if url.scheme == "https" else 80
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with a guarded connection pool and capped response bodies."""
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        max_response_bytes: int,
+        *,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(retries=0, trust_env=False)
+        self.max_response_bytes = max_response_bytes
+        # httpx takes no network backend, so its pool is replaced by an equal one
+        # whose backend checks every address it connects to.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify or httpx.create_ssl_context(trust_env=False),
+            max_connections=POOL_MAX_CONNECTIONS,
+            max_keepalive_connections=POOL_MAX_KEEPALIVE,
+            keepalive_expiry=POOL_KEEPALIVE_SECONDS,
+            network_backend=_GuardedBackend(policy),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(
+                f"only http and https URLs are allowed, not {request.url.scheme!r}",
+                request=request,
+            )
+        response = await super().handle_async_request(request)
+        host = request.url.host
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            await response.aclose()
+            raise ResponseTooLarge(
+                too_large_message(host, self.max_response_bytes), request=request
+            )
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_CappedStream(response.stream, self.max_response_bytes, host),
+            extensions=response.extensions,
+        )
+
+
+class GuardedTransport2(httpx2.AsyncHTTPTransport):
+    """`GuardedTransport` for httpx2 clients (the openai SDK)."""
+
+    def __init__(self, policy: AddressPolicy, max_response_bytes: int) -> None:
+        super().__init__(retries=0, trust_env=False)
+        self.max_response_bytes = max_response_bytes
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            max_connections=POOL_MAX_CONNECTIONS,
+            max_keepalive_connections=POOL_MAX_KEEPALIVE,
+            keepalive_expiry=POOL_KEEPALIVE_SECONDS,
+            network_backend=_GuardedBackend2(policy),
+        )
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.scheme not in ("http", "https"):
+            raise httpx2.UnsupportedProtocol(
+                f"only http and https URLs are allowed, not {request.url.scheme!r}"
+            )
+        response = await super().handle_async_request(request)
+        host = request.url.host
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_response_bytes:
+            await response.aclose()
+            raise ResponseTooLarge(too_large_message(host, self.max_response_bytes))
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
+        return httpx2.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_CappedStream2(response.stream, self.max_response_bytes, host),
+            extensions=response.extensions,
+        )
 
 
 def create_client(settings: Settings) -> httpx.AsyncClient:
@@ -246,69 +368,6 @@ def create_client(settings: Settings) -> httpx.AsyncClient:
         headers={"User-Agent": USER_AGENT},
         trust_env=False,
     )
-
-
-class _CappedStream2(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, url: httpx2.URL) -> None:
-        self.inner = inner
-        self.limit = limit
-        self.url = url
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        received = 0
-        async for chunk in self.inner:
-            received += len(chunk)
-            if received > self.limit:
-                raise ResponseTooLarge(too_large_message(httpx.URL(str(self.url)), self.limit))
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-class GuardedTransport2(httpx2.AsyncBaseTransport):
-    """`GuardedTransport` for httpx2 clients (the openai SDK)."""
-
-    def __init__(self, policy: AddressPolicy, max_response_bytes: int) -> None:
-        self.policy = policy
-        self.max_response_bytes = max_response_bytes
-        self.inner = httpx2.AsyncHTTPTransport(retries=0, trust_env=False)
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        url = request.url
-        if url.scheme not in ("http", "https"):
-            raise httpx2.UnsupportedProtocol(
-                f"only http and https URLs are allowed, not {url.scheme!r}"
-            )
-        port = url.port or (443 if url.scheme == "https" else 80)
-        address = await self.policy.resolve(url.host, port)
-        outgoing = request
-        if address is not None and address != url.host:
-            extensions = dict(request.extensions)
-            if url.scheme == "https":
-                extensions["sni_hostname"] = url.host
-            outgoing = httpx2.Request(
-                request.method,
-                url.copy_with(host=address),
-                headers=request.headers,
-                stream=request.stream,
-                extensions=extensions,
-            )
-        response = await self.inner.handle_async_request(outgoing)
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_response_bytes:
-            await response.aclose()
-            raise ResponseTooLarge(too_large_message(httpx.URL(str(url)), self.max_response_bytes))
-        assert isinstance(response.stream, httpx2.AsyncByteStream)
-        return httpx2.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_CappedStream2(response.stream, self.max_response_bytes, url),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def create_llm_http_client(settings: Settings) -> httpx2.AsyncClient:

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from botskis.database.base import Base, utcnow
+from botskis.users.models import User
 
 
 class EventCursor(Base):
@@ -19,7 +20,7 @@ class EventCursor(Base):
     __tablename__ = "event_cursors"
 
     user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        Uuid, ForeignKey(User.id, ondelete="CASCADE"), primary_key=True
     )
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -29,7 +30,7 @@ class LoggedEvent(Base):
 
     __tablename__ = "event_log"
     user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        Uuid, ForeignKey(User.id, ondelete="CASCADE"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     type: Mapped[str] = mapped_column(String(40))

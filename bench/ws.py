@@ -1,0 +1,261 @@
+"""WebSocket fan-out: delivered messages/s, publish-to-receive latency, server RSS.
+
+One `botskis serve` (SQLite, a private non-persistent redis-server for the bus)
+and, in this process, a publisher that commits events exactly like a worker on
+another machine does (its own Database attached to the Redis bus). Events carry
+the wall-clock time of `emit`, so latency covers commit + replay log + Redis +
+hub + socket.
+
+Phase 1: CLIENTS sockets (spread over USERS accounts) while EVENTS_PER_SECOND
+events are published round-robin over the accounts; every event reaches every
+socket of its account. Phase 2: IDLE sockets that only connect; the server's
+RSS growth divided by the socket count is the cost of an idle socket.
+
+Usage: .venv/bin/python -m bench.ws [--clients 1000] [--users 1] [--rate 20]
+       [--seconds 20] [--idle 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.server_process import free_port
+from botskis.config import Settings
+from botskis.database.connection import Database
+from botskis.realtime.bus import RedisBus
+from botskis.realtime.events import emit
+from botskis.realtime.sink import attach
+
+PASSWORD = "bench-password-123"
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_redis() -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            redis.Redis.from_url(url).ping()
+            return url, process
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def start_server(env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
+    cli = [sys.executable, "-m", "botskis.cli"]
+    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return base, process
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+async def accounts(base: str, count: int) -> list[tuple[str, str]]:
+    result = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for _ in range(count):
+            email = f"bench-{uuid.uuid4().hex[:10]}@example.com"
+            created = await http.post(
+                "/api/v1/users", json={"email": email, "password": PASSWORD, "full_name": "B"}
+            )
+            login = await http.post(
+                "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+            )
+            result.append((created.json()["id"], login.json()["access_token"]))
+    return result
+
+
+async def open_sockets(
+    base: str, users: list[tuple[str, str]], count: int, parallel: int = 50
+) -> list[ClientConnection]:
+    ws_base = base.replace("http://", "ws://")
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(index: int) -> ClientConnection:
+        user_id, token = users[index % len(users)]
+        async with gate:
+            ws = await connect(
+                f"{ws_base}/ws/{user_id}?token={token}",
+                ping_interval=None,
+                compression=None,
+                open_timeout=60,
+            )
+            await ws.recv()  # connected
+            return ws
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, str]) -> None:
+    users = await accounts(base, args.users)
+    baseline = rss_kb(pid)
+    sockets = await open_sockets(base, users, args.clients)
+    connected_rss = rss_kb(pid)
+    latencies: list[float] = []
+    received = 0
+
+    async def reader(ws: ClientConnection) -> None:
+        nonlocal received
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                message = json.loads(raw)
+                if message["type"] == "system_update":
+                    latencies.append(time.time() - message["data"]["t"])
+                    received += 1
+
+    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+    settings = Settings(
+        _env_file=None, database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"]
+    )  # type: ignore[call-arg]
+    database = Database(settings)
+    bus = RedisBus(env["REDIS_URL"], settings.events_channel)
+    await bus.start()
+    attach(database, bus)
+    published = 0
+    peak_rss = connected_rss
+    started = time.monotonic()
+    interval = 1 / args.rate
+    while time.monotonic() - started < args.seconds:
+        target = started + published * interval
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        user_id = uuid.UUID(users[published % len(users)][0])
+        async with database.transaction() as session:
+            emit(session, user_id, "system_update", data={"t": time.time(), "n": published})
+        published += 1
+        if published % args.rate == 0:
+            peak_rss = max(peak_rss, rss_kb(pid))
+    expected = published * args.clients // len(users)
+    drain_deadline = time.monotonic() + 10
+    while received < expected and time.monotonic() < drain_deadline:
+        await asyncio.sleep(0.05)
+    elapsed = time.monotonic() - started
+    await asyncio.gather(*(ws.close() for ws in sockets))
+    await asyncio.gather(*readers)
+    await bus.stop()
+    await database.dispose()
+    ms = [v * 1000 for v in latencies]
+    print(f"clients={args.clients} users={args.users} rate={args.rate}/s seconds={args.seconds}")
+    print(f"events published: {published}; messages delivered: {received}/{expected}")
+    print(f"delivered messages/s: {received / elapsed:,.0f}")
+    print(
+        f"publish-to-receive: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
+        f"max {max(ms):.1f} ms"
+    )
+    print(
+        f"server RSS: {baseline / 1024:.1f} MB before sockets, "
+        f"{connected_rss / 1024:.1f} MB with {args.clients} sockets, "
+        f"{peak_rss / 1024:.1f} MB peak under load"
+    )
+
+
+async def idle(args: argparse.Namespace, base: str, pid: int) -> None:
+    users = await accounts(base, max(1, args.idle // 1000))
+    await asyncio.sleep(1)
+    baseline = rss_kb(pid)
+    sockets = await open_sockets(base, users, args.idle, parallel=100)
+    await asyncio.sleep(2)
+    loaded = rss_kb(pid)
+    print(
+        f"idle sockets: {args.idle}; server RSS {baseline / 1024:.1f} MB -> {loaded / 1024:.1f} MB; "
+        f"{(loaded - baseline) / args.idle:.1f} KB per idle socket"
+    )
+    await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--users", type=int, default=1)
+    parser.add_argument("--rate", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--idle", type=int, default=5000)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = max(args.clients, args.idle) + 1000
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, needed), hard))
+    redis_url, redis_process = start_redis()
+    with tempfile.TemporaryDirectory(prefix="botskis-ws-bench-") as tmp:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+                "REDIS_URL": redis_url,
+                "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+                "LOG_DIR": str(Path(tmp) / "logs"),
+                "LOG_LEVEL": "WARNING",
+                "BCRYPT_ROUNDS": "4",
+                "WS_MAX_PER_USER": str(max(args.clients, 1000)),
+                "RATE_LIMIT_DEFAULT": "1000000/minute",
+                "RATE_LIMIT_LOGIN": "1000000/minute",
+                "RATE_LIMIT_SIGNUP": "1000000/minute",
+                "RATE_LIMIT_USER": "1000000/minute",
+            }
+        )
+        try:
+            base, server = start_server(env)
+            try:
+                asyncio.run(fan_out(args, base, server.pid, env))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            if args.idle:
+                base, server = start_server(env)
+                try:
+                    asyncio.run(idle(args, base, server.pid))
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+        finally:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -39,6 +39,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     settings = _load_settings()
+    if workers > 1:
+        from botskis.core.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir()
     uvicorn.run(
         "botskis.app:create_app",
         factory=True,

@@ -162,8 +162,10 @@ class AccessLogMiddleware:
         finally:
             metrics.IN_FLIGHT.dec()
             duration = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = getattr(scope.get("route"), "path", None)
+            if template is None:
+                # Static Starlette routes (/openapi.json, /docs) set only the endpoint.
+                template = scope["path"] if "endpoint" in scope else "<unmatched>"
             metrics.REQUESTS.labels(method, template, str(status)).inc()
             metrics.LATENCY.labels(method, template).observe(duration)
             logger.bind(

@@ -8,6 +8,8 @@ that directory and `/metrics` merges them, so any worker answers for all.
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -66,3 +68,16 @@ def process_exited() -> None:
     """Drop this process's live gauges from the shared directory on shutdown."""
     if multiprocess_mode():
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def prepare_multiprocess_dir() -> None:
+    """Before forking workers: give them a shared, empty samples directory
+    (PROMETHEUS_MULTIPROC_DIR if set, else a fresh temporary one)."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="botskis-metrics-")

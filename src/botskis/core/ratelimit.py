@@ -31,7 +31,7 @@ from botskis.config import Settings
 from botskis.core import metrics
 from botskis.core.errors import AppError
 
-REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_TIMEOUT_SECONDS = 2.0
 REDIS_RETRY_SECONDS = 1.0
 
 ClientAddress = Callable[[Scope], str]

@@ -35,8 +35,19 @@ def _tojson(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
+class DataFirstEnvironment(ImmutableSandboxedEnvironment):
+    """`payload.items` means the payload's "items" key when it has one, not the
+    dict method: template data (webhook bodies, LLM output) often uses keys such
+    as items, keys, values or update."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def make_environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = DataFirstEnvironment(undefined=StrictUndefined, autoescape=False)
     env.filters["tojson"] = _tojson
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "default": str}
     return env

@@ -260,3 +260,24 @@ async def test_non_finite_numbers_become_null(make_context: ContextFactory) -> N
         step("transform", {"values": {"x": "{{ input.x }}", "y": "{{ input.y }}"}}), harness.ctx
     )
     assert result.output == {"x": None, "y": [None, 1.5]}
+
+
+async def test_data_keys_win_over_dict_methods(make_context: ContextFactory) -> None:
+    harness = make_context(variables={"input": {"items": [{"sku": "A"}, {"sku": "B"}]}})
+    result = await execute_step(
+        step("transform", {"values": "{{ item.sku }}"}, foreach="input.items"), harness.ctx
+    )
+    assert result.output == ["A", "B"]
+    methods = await execute_step(
+        step("transform", {"values": "{{ input.get('missing', 'default') }}"}), harness.ctx
+    )
+    assert methods.output == "default"
+
+
+async def test_the_sandbox_still_refuses_internals(make_context: ContextFactory) -> None:
+    harness = make_context(variables={"input": {"x": "s"}})
+    with pytest.raises(StepFailure) as failure:
+        await execute_step(
+            step("transform", {"values": "{{ input.x.__class__.__mro__ }}"}), harness.ctx
+        )
+    assert failure.value.kind == "render"

@@ -1,8 +1,8 @@
 """Outbound HTTP that user-authored steps cannot turn against our own network.
 
-`create_client(settings)` returns the shared httpx client every step uses. Its
-transport, before each request and again for every redirect hop (httpx sends
-each hop through the transport):
+`create_client(settings)` returns the shared httpx client every step uses. For
+every connection it opens (so for every host a request or a redirect hop
+reaches) its transport:
 
 * resolves the host and refuses it when any address is private, loopback,
   link-local, unspecified, multicast, reserved or a cloud metadata address

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import ipaddress
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -74,18 +73,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    rate_limit_default: str = "120/minute"
-    rate_limit_login: str = "10/minute"
-    rate_limit_signup: str = "20/hour"
-    rate_limit_user: str = "600/minute"
-    rate_limit_prefix: str = Field(default="botskis", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    metrics_token: str | None = None
-    hsts_enabled: bool | None = None
-    x_xss_protection: str = "1; mode=block"
-    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_default: str = "120/minute"
@@ -183,26 +170,6 @@ class Settings(BaseSettings):
         parse_many(value)
         return value
 
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _parse_proxies(cls, value: object) -> object:
-        return _split_csv(value)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _valid_networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            ipaddress.ip_network(item, strict=False)
-        return value
-
-    @field_validator("rate_limit_default", "rate_limit_login", "rate_limit_signup", "rate_limit_user")
-    @classmethod
-    def _valid_rate_limit(cls, value: str) -> str:
-        from limits import parse_many
-
-        parse_many(value)
-        return value
-
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -219,11 +186,6 @@ class Settings(BaseSettings):
             if not self.credentials_key:
                 raise ValueError("CREDENTIALS_KEY is required in production (kid:base64 key)")
         return self
-
-    @property
-    def hsts(self) -> bool:
-        """HSTS is on in production unless HSTS_ENABLED says otherwise."""
-        return self.environment == "production" if self.hsts_enabled is None else self.hsts_enabled
 
     @property
     def hsts(self) -> bool:

@@ -70,7 +70,8 @@ def live_server(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded two-core machine a cold start can take many seconds.
+        deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}; see {log.name}")
@@ -80,7 +81,7 @@ def live_server(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError("server did not become healthy in 30 s")
+                raise TimeoutError("server did not become healthy in 120 s")
             time.sleep(0.1)
         yield base_url
     finally:

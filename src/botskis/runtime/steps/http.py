@@ -3,8 +3,10 @@
 Params: `url`, `method` (GET), `headers`, `query`, one of `json` / `form` /
 `body` (raw text), `credential` (a credential kind whose `http_auth` adds
 headers, query params or the URL itself, e.g. a Slack webhook), `timeout`
-(seconds, default 30) and `expect_status` (a status or a list; default any
-2xx/3xx).
+(seconds, default 30), `expect_status` (a status or a list; default any
+2xx/3xx) and `fail_on_unreachable` (default true; false turns a connection error
+or timeout into an output with status 0 and `error`, for health checks that
+must report a host that is down rather than fail).
 
 Output: ``{status, headers, json, text, elapsed_ms}`` — `json` when the response
 says it is JSON, `text` capped, `elapsed_ms` from sending to the last body byte
@@ -57,6 +59,7 @@ PARAMS = frozenset(
         "credential",
         "timeout",
         "expect_status",
+        "fail_on_unreachable",
     }
 )
 
@@ -153,7 +156,10 @@ class HttpStep:
         except httpx.TooManyRedirects:
             raise StepFailure(f"{service} redirected too many times", kind="http_error") from None
         except httpx.TransportError as exc:
-            raise failure_for_transport(service, exc) from None
+            failure = failure_for_transport(service, exc)
+            if params.get("fail_on_unreachable", True) is False and failure.transient:
+                return StepResult(output=_unreachable(failure, started))
+            raise failure from None
         except httpx.InvalidURL as exc:
             raise _invalid(f"invalid URL: {exc}") from None
 
@@ -231,6 +237,17 @@ async def _send_following_redirects(
                 next_request.headers.pop(name, None)
         request = next_request
     raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
+
+
+def _unreachable(failure: StepFailure, started: float) -> dict[str, Any]:
+    return {
+        "status": 0,
+        "headers": {},
+        "json": None,
+        "text": "",
+        "elapsed_ms": round((time.monotonic() - started) * 1000),
+        "error": failure.message,
+    }
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:

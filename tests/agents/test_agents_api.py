@@ -438,3 +438,23 @@ async def test_delete_takes_the_agents_runs_with_it(
         steps = await session.scalar(sa.select(sa.func.count()).select_from(RunStep))
     assert runs == [uuid.UUID(kept["id"])]
     assert steps == 1
+
+
+async def test_concurrency_and_timeout_are_settable_within_bounds(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(client)
+    agent = await deploy(client, account, max_concurrent_runs=3, timeout_seconds=120)
+    assert (agent["max_concurrent_runs"], agent["timeout_seconds"]) == (3, 120)
+    url = f"/api/v1/agents/{agent['id']}"
+    patched = await client.patch(url, headers=account.headers, json={"timeout_seconds": 60})
+    assert patched.json()["timeout_seconds"] == 60 and patched.json()["max_concurrent_runs"] == 3
+    for body in (
+        {"max_concurrent_runs": 0},
+        {"max_concurrent_runs": 11},
+        {"timeout_seconds": 5},
+        {"timeout_seconds": "60"},
+        {"timeout_seconds": 99999},
+    ):
+        response = await client.patch(url, headers=account.headers, json=body)
+        assert response.status_code == 422, body

@@ -64,6 +64,8 @@ async def deploy_agent(
         name=body.name,
         config=body.config,
         trigger=body.trigger,
+        max_concurrent_runs=body.max_concurrent_runs,
+        timeout_seconds=body.timeout_seconds,
     )
     return await _one(request, session, deployed.agent, deployed.webhook_token)
 
@@ -105,7 +107,14 @@ async def update_agent(
     request: Request,
 ) -> schemas.Agent:
     updated = await service.update_agent(
-        session, user.id, agent_id, name=body.name, config=body.config, trigger=body.trigger
+        session,
+        user.id,
+        agent_id,
+        name=body.name,
+        config=body.config,
+        trigger=body.trigger,
+        max_concurrent_runs=body.max_concurrent_runs,
+        timeout_seconds=body.timeout_seconds,
     )
     return await _one(request, session, updated.agent, updated.webhook_token)
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MaxConcurrentRuns = Annotated[int, Field(strict=True, ge=1, le=10)]
+TimeoutSeconds = Annotated[int, Field(strict=True, ge=10, le=3600)]
 
 
 class StrictModel(BaseModel):
@@ -19,6 +21,8 @@ class AgentDeploy(StrictModel):
     config: dict[str, Any] = Field(default_factory=dict)
     # Omitted: the template's default trigger.
     trigger: dict[str, Any] | None = None
+    max_concurrent_runs: MaxConcurrentRuns = 1
+    timeout_seconds: TimeoutSeconds = 900
 
 
 class AgentUpdate(StrictModel):
@@ -26,6 +30,8 @@ class AgentUpdate(StrictModel):
     # Replaces the whole config; it is re-validated and defaults are applied again.
     config: dict[str, Any] | None = None
     trigger: dict[str, Any] | None = None
+    max_concurrent_runs: MaxConcurrentRuns | None = None
+    timeout_seconds: TimeoutSeconds | None = None
 
 
 class Agent(BaseModel):

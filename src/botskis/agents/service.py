@@ -102,6 +102,8 @@ async def deploy_agent(
     name: str | None,
     config: dict[str, Any],
     trigger: dict[str, Any] | None,
+    max_concurrent_runs: int = 1,
+    timeout_seconds: int = 900,
 ) -> Deployed:
     template = get_template(template_id)
     errors = config_errors(template.config_schema, config)[1]
@@ -117,6 +119,8 @@ async def deploy_agent(
         config=_checked_config(template, config),
         trigger=_checked_trigger(trigger if trigger is not None else template.trigger),
         status="active",
+        max_concurrent_runs=max_concurrent_runs,
+        timeout_seconds=timeout_seconds,
     )
     token = _issue_webhook_token(agent) if agent.trigger["type"] == "webhook" else None
     _schedule(agent)
@@ -173,6 +177,8 @@ async def update_agent(
     name: str | None = None,
     config: dict[str, Any] | None = None,
     trigger: dict[str, Any] | None = None,
+    max_concurrent_runs: int | None = None,
+    timeout_seconds: int | None = None,
 ) -> Deployed:
     agent = await get_owned_agent(session, owner_id, agent_id)
     template = get_template(agent.template_slug)
@@ -186,6 +192,10 @@ async def update_agent(
         agent.name = name
     if config is not None:
         agent.config = _checked_config(template, config)
+    if max_concurrent_runs is not None:
+        agent.max_concurrent_runs = max_concurrent_runs
+    if timeout_seconds is not None:
+        agent.timeout_seconds = timeout_seconds
     if trigger is not None:
         agent.trigger = _checked_trigger(trigger)
         if agent.trigger["type"] != "webhook":

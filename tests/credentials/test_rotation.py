@@ -45,6 +45,7 @@ async def test_rotate_credentials_moves_secrets_to_the_new_key(
     assert secret == {"token": "tok-0123456789abcdef"}
     shown = await client.get(f"/api/v1/credentials/{created.json()['id']}", headers=account.headers)
     assert shown.json()["key_id"] == "2026-11" and shown.json()["hint"] == "****cdef"
+    assert shown.json()["updated_at"] == created.json()["updated_at"]
     again = run_cli(["rotate-credentials"], env)
     assert "re-encrypted 0 credential(s)" in again.stdout
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.config import Settings
@@ -187,15 +187,24 @@ async def reencrypt_credentials(session: AsyncSession, vault: Vault) -> int:
     One unreadable secret aborts the whole batch, naming its key id, so an
     operator never ends up with some secrets moved and others lost.
     """
-    rows = await session.scalars(
-        select(Credential).where(Credential.key_id != vault.current_key_id)
+    rows = list(
+        await session.scalars(select(Credential).where(Credential.key_id != vault.current_key_id))
     )
-    count = 0
     for credential in rows:
-        _seal(vault, credential, reveal(vault, credential))
-        count += 1
-    await session.flush()
-    return count
+        secret = reveal(vault, credential)
+        sealed = vault.encrypt(secret, aad=_aad(credential.owner_id, credential.kind))
+        # updated_at is kept: it says which credential of a kind the user set last.
+        await session.execute(
+            update(Credential)
+            .where(Credential.id == credential.id)
+            .values(
+                key_id=sealed.key_id,
+                nonce=sealed.nonce,
+                ciphertext=sealed.ciphertext,
+                updated_at=Credential.updated_at,
+            )
+        )
+    return len(rows)
 
 
 async def stored_kinds(session: AsyncSession, owner_id: uuid.UUID) -> set[str]:

@@ -19,7 +19,7 @@ from tests.users.factories import Account, sign_up
 async def test_deploy_applies_defaults_and_template_trigger(client: httpx.AsyncClient) -> None:
     account = await sign_up(client)
     agent = await deploy(client, account)
-    assert agent["name"] == "Report Generator" or agent["name"]
+    assert agent["name"] == "Report Generator"
     assert agent["template_slug"] == "report-generator"
     assert agent["category"] == "productivity"
     assert agent["status"] == "active"

@@ -32,6 +32,7 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from loguru import logger
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import (
@@ -133,12 +134,38 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
 
 
+class RouteTemplates:
+    """The full path template of the matched route (`/api/v1/agents/{agent_id}`):
+    FastAPI keeps included routers nested, so a route's own `path` lacks prefixes."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.paths: dict[int, str] = {}
+
+    def of(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            # Static Starlette routes (/openapi.json, /docs) set only the endpoint;
+            # anything else never matched, and its raw path must not become a label.
+            return str(scope["path"]) if "endpoint" in scope else "<unmatched>"
+        path = self.paths.get(id(route))
+        if path is None:
+            self.paths = {
+                id(context.original_route): context.path
+                for context in iter_route_contexts(self.app.routes)
+                if context.path
+            }
+            path = self.paths.setdefault(id(route), getattr(route, "path", "<unmatched>"))
+        return path
+
+
 class AccessLogMiddleware:
     """One line per request (method, path, status, duration, client IP) and the
     request metrics, labelled by route template so ids do not explode cardinality."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, templates: RouteTemplates) -> None:
         self.app = app
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -162,10 +189,7 @@ class AccessLogMiddleware:
         finally:
             metrics.IN_FLIGHT.dec()
             duration = time.perf_counter() - start
-            template = getattr(scope.get("route"), "path", None)
-            if template is None:
-                # Static Starlette routes (/openapi.json, /docs) set only the endpoint.
-                template = scope["path"] if "endpoint" in scope else "<unmatched>"
+            template = self.templates.of(scope)
             metrics.REQUESTS.labels(method, template, str(status)).inc()
             metrics.LATENCY.labels(method, template).observe(duration)
             logger.bind(
@@ -469,7 +493,7 @@ def install_middleware(app: FastAPI, settings: Settings, limiter: RateLimiter) -
     docs_paths = [p for p in (app.docs_url, app.redoc_url) if p]
     stack: list[tuple[Any, dict[str, Any]]] = [
         (RequestIdMiddleware, {"client_address": limiter.client_address}),
-        (AccessLogMiddleware, {}),
+        (AccessLogMiddleware, {"templates": RouteTemplates(app)}),
         (SecurityHeadersMiddleware, {"settings": settings, "docs_paths": docs_paths}),
         (RateLimitMiddleware, {"limiter": limiter, "default_limit": settings.rate_limit_default}),
     ]

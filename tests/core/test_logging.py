@@ -1,0 +1,127 @@
+"""What the app writes to LOG_DIR: request ids on every line, an access line per
+request, security markers, JSON lines, stack traces only in error.log, and never a
+secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from loguru import logger
+
+from botskis.app import create_app
+from tests.conftest import make_settings
+from tests.users.factories import DEFAULT_PASSWORD, sign_up
+
+
+async def _fail_loudly() -> None:
+    logger.info("about to fail")
+    raise RuntimeError("kaboom in handler")
+
+
+@pytest.fixture
+async def json_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    application = create_app(make_settings(database_url, tmp_path / "logs", log_json=True))
+    application.add_api_route("/fail", _fail_loudly, methods=["GET"])
+    async with LifespanManager(application):
+        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+
+
+def records(tmp_path: Path, name: str = "app.log") -> list[dict[str, Any]]:
+    lines = (tmp_path / "logs" / name).read_text().splitlines()
+    return [json.loads(line) for line in lines]  # every line is one JSON object
+
+
+async def test_every_line_of_a_request_carries_its_id(
+    json_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await json_client.get("/fail", headers={"X-Request-ID": "req-abc"})
+    mine = [r for r in records(tmp_path) if r.get("request_id") == "req-abc"]
+    messages = [r["message"] for r in mine]
+    assert "about to fail" in messages
+    assert "request" in messages
+    assert any(m.startswith("unhandled error") for m in messages)
+
+
+async def test_access_line_has_method_path_status_duration_and_ip(
+    json_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await json_client.get("/api/v1/users/me", headers={"X-Request-ID": "req-access"})
+    (line,) = [r for r in records(tmp_path) if r.get("access") and r["request_id"] == "req-access"]
+    assert line["method"] == "GET"
+    assert line["path"] == "/api/v1/users/me"
+    assert line["status"] == 401
+    assert isinstance(line["duration_ms"], float)
+    assert line["client_ip"] == "127.0.0.1"
+
+
+async def test_secrets_never_reach_the_logs(json_client: httpx.AsyncClient, tmp_path: Path) -> None:
+    account = await sign_up(json_client, email="secretive@example.com")
+    await json_client.get(
+        "/api/v1/users/me?token=query-token-value&page=2",
+        headers={**account.headers, "Cookie": "session=cookie-value"},
+    )
+    await json_client.post(
+        "/api/v1/auth/login",
+        json={"email": "secretive@example.com", "password": "wrong-password-value"},
+    )
+    text = (tmp_path / "logs" / "app.log").read_text()
+    for secret in (
+        account.token,
+        "query-token-value",
+        "cookie-value",
+        DEFAULT_PASSWORD,
+        "wrong-password-value",
+    ):
+        assert secret not in text
+    paths = [r["path"] for r in records(tmp_path) if r.get("access")]
+    assert "/api/v1/users/me?token=%5Bredacted%5D&page=2" in paths
+
+
+async def test_security_events_are_marked(json_client: httpx.AsyncClient, tmp_path: Path) -> None:
+    await sign_up(json_client, email="marked@example.com")
+    await json_client.post(
+        "/api/v1/auth/login", json={"email": "marked@example.com", "password": "not-it-at-all"}
+    )
+    await json_client.get("/api/v1/users/me", headers={"Authorization": "Bearer forged"})
+    marked = {r["message"] for r in records(tmp_path) if r.get("security") is True}
+    assert {"signup", "login succeeded", "login failed", "token rejected"} <= marked
+
+
+async def test_stack_traces_go_to_error_log_only(
+    json_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    response = await json_client.get("/fail", headers={"X-Request-ID": "req-trace"})
+    assert response.status_code == 500
+    assert "kaboom" not in response.text
+    (error,) = [r for r in records(tmp_path, "error.log") if r["request_id"] == "req-trace"]
+    assert "RuntimeError: kaboom in handler" in error["exception"]
+    assert "Traceback" in error["exception"]
+    assert all(r["level"] in {"ERROR", "CRITICAL"} for r in records(tmp_path, "error.log"))
+
+
+async def test_standard_library_logging_is_routed_into_the_files(
+    json_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    import logging
+
+    logging.getLogger("uvicorn.error").warning("from the standard library")
+    (line,) = [r for r in records(tmp_path) if r["message"] == "from the standard library"]
+    assert line["logger"] == "uvicorn.error"
+    assert line["level"] == "WARNING"
+
+
+async def test_text_format_is_the_default(client: httpx.AsyncClient, settings: Any) -> None:
+    await client.get("/health", headers={"X-Request-ID": "req-text"})
+    text = (Path(settings.log_dir) / "app.log").read_text()
+    line = next(line for line in text.splitlines() if "req-text" in line)
+    assert not line.startswith("{")
+    assert "| request |" not in line or "status=200" in line
+    assert "path=/health" in line and "status=200" in line

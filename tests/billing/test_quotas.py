@@ -136,3 +136,41 @@ async def test_run_quota_stops_at_the_monthly_limit(
 
 async def test_usage_needs_auth(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/users/me/usage")).status_code == 401
+
+
+async def make_superuser(app: FastAPI, account: Account) -> None:
+    async with app.state.database.transaction() as session:
+        await session.execute(
+            sa.update(User).where(User.id == uuid.UUID(account.id)).values(is_superuser=True)
+        )
+
+
+async def test_superuser_changes_a_users_plan(client: httpx.AsyncClient, app: FastAPI) -> None:
+    admin, customer = await sign_up(client), await sign_up(client)
+    await make_superuser(app, admin)
+    response = await client.put(
+        f"/api/v1/users/{customer.id}/plan", headers=admin.headers, json={"plan": "professional"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["limits"] == {"agents": 20, "runs_per_month": 10000}
+    usage = (await client.get("/api/v1/users/me/usage", headers=customer.headers)).json()
+    assert usage["plan"] == "professional"
+
+
+async def test_plan_change_needs_a_superuser_a_known_plan_and_user(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    admin, customer = await sign_up(client), await sign_up(client)
+    url = f"/api/v1/users/{customer.id}/plan"
+    own = await client.put(url, headers=customer.headers, json={"plan": "enterprise"})
+    assert own.status_code == 403
+    assert (await client.put(url, json={"plan": "enterprise"})).status_code == 401
+    await make_superuser(app, admin)
+    bad = await client.put(url, headers=admin.headers, json={"plan": "platinum"})
+    assert bad.status_code == 422
+    missing = await client.put(
+        f"/api/v1/users/{uuid.uuid4()}/plan", headers=admin.headers, json={"plan": "starter"}
+    )
+    assert missing.status_code == 404
+    usage = (await client.get("/api/v1/users/me/usage", headers=customer.headers)).json()
+    assert usage["plan"] == "starter"

@@ -1,4 +1,4 @@
-from botskis.core.errors import Forbidden
+from botskis.core.errors import Forbidden, NotFound
 
 
 class AgentQuotaExceeded(Forbidden):
@@ -21,3 +21,8 @@ class RunQuotaExceeded(Forbidden):
             plan=plan,
             limit=limit,
         )
+
+
+class UserNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("User not found")

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+
+PlanName = Literal["starter", "professional", "enterprise"]
 
 
 class Limits(BaseModel):
@@ -19,3 +22,9 @@ class Usage(BaseModel):
     runs_this_month: int
     period_start: datetime
     period_end: datetime
+
+
+class PlanChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: PlanName

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
-from botskis.billing.errors import AgentQuotaExceeded, RunQuotaExceeded
+from botskis.billing.errors import AgentQuotaExceeded, RunQuotaExceeded, UserNotFound
 from botskis.billing.plans import plan_of
 from botskis.billing.schemas import Limits, Usage
 from botskis.database.base import utcnow
@@ -79,3 +79,13 @@ async def usage(session: AsyncSession, user: User) -> Usage:
         period_start=start,
         period_end=end,
     )
+
+
+async def set_plan(session: AsyncSession, user_id: uuid.UUID, plan: str) -> Usage:
+    """An operator's plan change. A downgrade keeps existing agents; new ones are refused."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    user.plan = plan
+    await session.flush()
+    return await usage(session, user)

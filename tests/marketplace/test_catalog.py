@@ -155,6 +155,18 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
             broken(config_schema={"type": "object", "properties": {"x": {"type": "strin"}}}),
             "config_schema is not valid JSON Schema",
         ),
+        (
+            broken(
+                config_schema={
+                    "type": "object",
+                    "properties": {
+                        "url": {"type": "string"},
+                        "limit": {"type": "integer", "minimum": 1, "default": 0},
+                    },
+                }
+            ),
+            "config_schema default of 'limit' is invalid",
+        ),
         (broken(credentials=["carrier_pigeon"]), "unknown credential kind 'carrier_pigeon'"),
         (
             broken(trigger={"type": "sometimes"}),

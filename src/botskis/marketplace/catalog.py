@@ -191,6 +191,19 @@ _GLOBALS = frozenset(ENVIRONMENT.globals) | {"loop"}
 _DICT_METHODS = frozenset({"get", "items", "keys", "values"})
 
 
+def _bad_default(schema: dict[str, Any]) -> str | None:
+    """A default that breaks its own property's schema would fail every deploy."""
+    for name, prop in schema.get("properties", {}).items():
+        if isinstance(prop, dict) and "default" in prop:
+            validator = Draft202012Validator(
+                prop, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
+            error = next(iter(validator.iter_errors(prop["default"])), None)
+            if error is not None:
+                return f"config_schema default of {name!r} is invalid: {error.message}"
+    return None
+
+
 def check_template_file(path: Path) -> Template:
     """Parse and check one file; raise TemplateError naming it and the first problem."""
     try:
@@ -210,6 +223,9 @@ def check_template_file(path: Path) -> Template:
         Draft202012Validator.check_schema(template.config_schema)
     except SchemaError as exc:
         raise TemplateError(path, f"config_schema is not valid JSON Schema: {exc.message}") from exc
+    bad_default = _bad_default(template.config_schema)
+    if bad_default:
+        raise TemplateError(path, bad_default)
     unknown = [name for name in template.credentials if name not in CREDENTIAL_KINDS]
     if unknown:
         raise TemplateError(path, f"unknown credential kind {unknown[0]!r}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import collections
 import json
 import os
 import resource
@@ -50,6 +50,11 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -140,14 +145,20 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
     latencies: list[float] = []
     received = 0
 
+    closed_by_server: list[int] = []
+
     async def reader(ws: ClientConnection) -> None:
         nonlocal received
-        with contextlib.suppress(ConnectionClosed):
+        try:
             async for raw in ws:
                 message = json.loads(raw)
                 if message["type"] == "system_update":
                     latencies.append(time.time() - message["data"]["t"])
                     received += 1
+        except ConnectionClosed:
+            pass
+        if ws.close_code not in (None, 1000):
+            closed_by_server.append(ws.close_code)
 
     readers = [asyncio.create_task(reader(ws)) for ws in sockets]
     settings = Settings(
@@ -159,6 +170,8 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
     attach(database, bus)
     published = 0
     peak_rss = connected_rss
+    server_cpu = cpu_seconds(pid)
+    own_cpu = time.process_time()
     started = time.monotonic()
     interval = 1 / args.rate
     while time.monotonic() - started < args.seconds:
@@ -175,6 +188,8 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
     while received < expected and time.monotonic() < drain_deadline:
         await asyncio.sleep(0.05)
     elapsed = time.monotonic() - started
+    server_cpu = cpu_seconds(pid) - server_cpu
+    own_cpu = time.process_time() - own_cpu
     await asyncio.gather(*(ws.close() for ws in sockets))
     await asyncio.gather(*readers)
     await bus.stop()
@@ -183,6 +198,13 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
     print(f"clients={args.clients} users={args.users} rate={args.rate}/s seconds={args.seconds}")
     print(f"events published: {published}; messages delivered: {received}/{expected}")
     print(f"delivered messages/s: {received / elapsed:,.0f}")
+    print(
+        f"CPU over {elapsed:.1f} s: server {server_cpu:.1f} s, clients+publisher {own_cpu:.1f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"sockets closed by the server (code: count): {dict(collections.Counter(closed_by_server))}"
+    )
     print(
         f"publish-to-receive: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
         f"max {max(ms):.1f} ms"

@@ -43,6 +43,7 @@ def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Ite
         EVENTS_CHANNEL=channel,
         WS_MAX_PER_USER="3",
         WS_SEND_QUEUE="16",
+        HTTP_ALLOWLIST="127.0.0.1",
     )
     with serve_process(env) as (base, _process):
         yield base

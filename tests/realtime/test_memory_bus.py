@@ -29,7 +29,12 @@ async def embedded(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, ws_per_message_deflate=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,
         )
     )
     task = asyncio.create_task(server.serve())

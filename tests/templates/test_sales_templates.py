@@ -62,7 +62,7 @@ async def test_lead_bot_scores_creates_the_hubspot_contact_and_alerts_slack_for_
     assert "40 support agents" in fake_openai.completions[0]["messages"][-1]["content"]
 
 
-async def test_lead_bot_does_not_alert_for_cold_leads(
+async def test_lead_bot_does_not_alert_for_cold_leads_and_tolerates_a_known_contact(
     client: httpx.AsyncClient, fake_openai: FakeOpenAIServer, fake_vendor: FakeVendorServer
 ) -> None:
     account = await sign_up(client)
@@ -78,7 +78,11 @@ async def test_lead_bot_does_not_alert_for_cold_leads(
         },
     )
     fake_openai.reply({"score": 10, "reasons": ["student"], "next_action": "Nurture"})
+    fake_vendor.respond(
+        "/crm/v3/objects/contacts", Reply(409, json={"message": "Contact already exists"})
+    )
     run = await deliver_webhook(client, account, agent, LEAD)
+    assert run["status"] == "succeeded", run
     assert step_statuses(run)["slack_alert"] == "skipped"
     [contact] = fake_vendor.requests_to("/crm/v3/objects/contacts", "POST")
     assert contact.json["properties"]["lifecyclestage"] == "lead"

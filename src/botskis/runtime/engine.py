@@ -41,6 +41,9 @@ from botskis.runtime.wakeup import wake_workers_after_commit
 from botskis.runtime.workflow import RetryPolicy, Step, Workflow
 
 MAX_ERROR_CHARS = 2000
+# Steps without side effects: recomputing them after a crash is harmless, so
+# their records wait for the next checkpoint instead of costing a commit each.
+PURE_KINDS = frozenset({"transform", "filter"})
 
 
 class LeaseLost(Exception):
@@ -143,6 +146,8 @@ class RunExecution:
         self.database = database
         self.settings = settings
         self.http = http
+        # Records of finished steps not yet committed (see PURE_KINDS).
+        self.pending: list[RunStep] = []
         self.worker_id = worker_id
         self.run_id = run_id
         self.log = logger.bind(run_id=str(run_id), worker_id=worker_id)
@@ -182,7 +187,11 @@ class RunExecution:
                     if record is not None and record.status in ("succeeded", "skipped"):
                         continue
                     outcome = await attempt_step(step, ctx)
-                    await self.checkpoint(run, step, position, outcome)
+                    self.pending.append(self.record(run, step, position, outcome))
+                    if outcome.healed:
+                        run.auto_healed = True
+                    if step.kind not in PURE_KINDS and outcome.status in ("succeeded", "skipped"):
+                        await self.checkpoint(run)
                     outputs[step.id] = {"output": outcome.output, "status": outcome.status}
                     if outcome.status == "failed":
                         await self.finish(
@@ -266,32 +275,37 @@ class RunExecution:
         if getattr(result, "rowcount", 0) != 1:
             raise LeaseLost()
 
-    async def checkpoint(self, run: Run, step: Step, position: int, outcome: StepOutcome) -> None:
+    @staticmethod
+    def record(run: Run, step: Step, position: int, outcome: StepOutcome) -> RunStep:
         finished = utcnow()
+        return RunStep(
+            id=uuid.uuid4(),
+            run_id=run.id,
+            step_id=step.id,
+            position=position,
+            kind=step.kind,
+            status=outcome.status,
+            attempts=outcome.attempts,
+            output=outcome.output,
+            error_kind=outcome.error_kind,
+            error_message=outcome.error_message,
+            tokens=outcome.tokens,
+            started_at=outcome.started_at,
+            finished_at=finished,
+            duration_ms=elapsed_ms(outcome.started_at, finished),
+        )
+
+    def _write_pending(self, session: AsyncSession, run: Run) -> None:
+        for record in self.pending:
+            session.add(record)
+            run_update(session, run, step={"id": record.step_id, "status": record.status})
+        self.pending = []
+
+    async def checkpoint(self, run: Run) -> None:
+        """Commit the finished steps' records: a resumed run starts after them."""
         async with self.database.transaction() as session:
-            extra: dict[str, Any] = {"auto_healed": True} if outcome.healed else {}
-            await self._hold(session, run, **extra)
-            if outcome.healed:
-                run.auto_healed = True
-            session.add(
-                RunStep(
-                    id=uuid.uuid4(),
-                    run_id=run.id,
-                    step_id=step.id,
-                    position=position,
-                    kind=step.kind,
-                    status=outcome.status,
-                    attempts=outcome.attempts,
-                    output=outcome.output,
-                    error_kind=outcome.error_kind,
-                    error_message=outcome.error_message,
-                    tokens=outcome.tokens,
-                    started_at=outcome.started_at,
-                    finished_at=finished,
-                    duration_ms=elapsed_ms(outcome.started_at, finished),
-                )
-            )
-            run_update(session, run, step={"id": step.id, "status": outcome.status})
+            await self._hold(session, run, **({"auto_healed": True} if run.auto_healed else {}))
+            self._write_pending(session, run)
 
     async def finish(
         self,
@@ -323,9 +337,11 @@ class RunExecution:
                     error_step=error_step,
                     error_fingerprint=fingerprint,
                     stopped_reason=stopped_reason,
+                    auto_healed=run.auto_healed,
                     worker_id=None,
                     lease_expires_at=None,
                 )
+                self._write_pending(session, run)
                 run.status = status
                 run.error_kind = error_kind
                 run.error_message = error_message

@@ -67,12 +67,25 @@ async def record_outcome(session: AsyncSession, settings: Settings, run: Run) ->
     }
     if error is not None:
         values["last_error"] = error
-    await session.execute(
-        update(Agent)
-        .where(Agent.id == run.agent_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    counted = (
+        await session.execute(
+            update(Agent)
+            .where(Agent.id == run.agent_id)
+            .values(**values)
+            .returning(Agent.status, Agent.consecutive_failures)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if counted is None:
+        return
+    status, failures = counted
+    changes = (
+        (succeeded and status == "failing")
+        or (status == "active" and failures >= settings.agent_failure_threshold)
+        or (status == "failing" and run.trigger == "probe")
     )
+    if not changes:
+        return
     agent = await session.scalar(
         select(Agent).where(Agent.id == run.agent_id).execution_options(populate_existing=True)
     )

@@ -7,35 +7,41 @@ from pathlib import Path
 import pytest
 
 from tests.databases import throwaway_database
-from tests.live_server import server_env
+from tests.live_server import run_cli, server_env
 from tests.realtime.support import Publisher, redis_server, serve_process
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
+    """A private redis-server: the restart test stops its own, never this or the shared one."""
     with redis_server() as (url, _process):
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with throwaway_database(tmp_path_factory.mktemp("rt-db"), "rt") as url:
+    """One migrated database for every real-time server process."""
+    tmp = tmp_path_factory.mktemp("rt-db")
+    with throwaway_database(tmp, "rt") as url:
+        migrated = run_cli(["migrate"], server_env(url, tmp / "logs"))
+        assert migrated.returncode == 0, migrated.stderr
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def channel() -> str:
     return f"test-events-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("rt-server") / "logs"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Iterator[str]:
-    """One `botskis serve` for the module: a small send queue and 3 sockets per user."""
+    """One `botskis serve` shared by the real-time tests (each uses its own accounts):
+    a small send queue and 3 sockets per user."""
     env = server_env(
         live_db,
         server_logs,
@@ -45,7 +51,25 @@ def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Ite
         WS_SEND_QUEUE="16",
         HTTP_ALLOWLIST="127.0.0.1",
     )
-    with serve_process(env) as (base, _process):
+    with serve_process(env, migrate=False) as (base, _process):
+        yield base
+
+
+@pytest.fixture(scope="session")
+def second_server(
+    live_db: str, redis_url: str, channel: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Another API process on the same database and bus; it pings every second,
+    so a peer that never answers is dropped quickly."""
+    env = server_env(
+        live_db,
+        tmp_path_factory.mktemp("rt-second") / "logs",
+        REDIS_URL=redis_url,
+        EVENTS_CHANNEL=channel,
+        WS_PING_INTERVAL="1",
+        WS_PING_TIMEOUT="1",
+    )
+    with serve_process(env, migrate=False) as (base, _process):
         yield base
 
 

@@ -176,10 +176,14 @@ class Publisher:
 
 
 @contextmanager
-def serve_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like tests.live_server.live_server, but hands out the process so a test can stop it."""
-    migrated = run_cli(["migrate"], env)
-    assert migrated.returncode == 0, migrated.stderr
+def serve_process(
+    env: dict[str, str], *, migrate: bool = True
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like tests.live_server.live_server, but hands out the process so a test can stop it
+    (and skips migrating a database another server already migrated)."""
+    if migrate:
+        migrated = run_cli(["migrate"], env)
+        assert migrated.returncode == 0, migrated.stderr
     port = free_port()
     log = open(Path(env["LOG_DIR"]).parent / f"server-{port}.log", "w")  # noqa: SIM115
     process = subprocess.Popen(

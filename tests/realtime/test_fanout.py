@@ -21,15 +21,13 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_an_event_from_another_process_reaches_sockets_on_every_api_process(
-    server: str, live_db: str, redis_url: str, channel: str, tmp_path: Path, publisher: Publisher
+    server: str, second_server: str, publisher: Publisher
 ) -> None:
-    env = server_env(live_db, tmp_path / "logs", REDIS_URL=redis_url, EVENTS_CHANNEL=channel)
     account = sign_up_live(server)
-    with serve_process(env) as (second, _process):
-        async with socket(server, account) as first_ws, socket(second, account) as second_ws:
-            notification_id = await publisher.notify(account.id, "everywhere")
-            on_first = await receive_until(first_ws, "notification")
-            on_second = await receive_until(second_ws, "notification")
+    async with socket(server, account) as first_ws, socket(second_server, account) as second_ws:
+        notification_id = await publisher.notify(account.id, "everywhere")
+        on_first = await receive_until(first_ws, "notification")
+        on_second = await receive_until(second_ws, "notification")
     assert on_first["id"] == on_second["id"] == notification_id
     assert on_first["seq"] == on_second["seq"] == 1
 
@@ -40,7 +38,7 @@ async def test_bus_reconnects_after_redis_restart_and_loses_nothing(
     with redis_server() as (url, redis_process):
         port = url.rsplit(":", 1)[1].split("/")[0]
         env = server_env(live_db, tmp_path / "logs", REDIS_URL=url, EVENTS_CHANNEL="restart")
-        with serve_process(env) as (base, _server):
+        with serve_process(env, migrate=False) as (base, _server):
             account = sign_up_live(base)
             async with (
                 Publisher(live_db, url, "restart", tmp_path / "pub") as publisher,
@@ -67,7 +65,7 @@ async def test_shutdown_closes_sockets_with_1001(
     live_db: str, redis_url: str, tmp_path: Path
 ) -> None:
     env = server_env(live_db, tmp_path / "logs", REDIS_URL=redis_url)
-    with serve_process(env) as (base, process):
+    with serve_process(env, migrate=False) as (base, process):
         account = sign_up_live(base)
         async with socket(base, account) as ws:
             process.send_signal(signal.SIGTERM)

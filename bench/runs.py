@@ -190,15 +190,18 @@ def _queue(engine: sa.Engine, runs: int, agents: int = 50) -> None:
     """A user with `agents` agents and `runs` queued runs, committed at once."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        user_id = uuid.uuid4()
-        conn.execute(
-            sa.text(
-                "INSERT INTO users (id, email, hashed_password, full_name, is_active, is_superuser,"
-                " plan, token_version, created_at, updated_at) VALUES (:id, :email, 'x', 'Bench',"
-                " true, false, 'enterprise', 0, now(), now())"
-            ),
-            {"id": user_id, "email": f"{user_id.hex}@example.com"},
-        )
+        # One user per agent: each user's events are numbered under a row lock of
+        # their own (the replay log), so one user is one serial stream.
+        user_ids = [uuid.uuid4() for _ in range(agents)]
+        for user_id in user_ids:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, email, hashed_password, full_name, is_active,"
+                    " is_superuser, plan, token_version, created_at, updated_at) VALUES (:id,"
+                    " :email, 'x', 'Bench', true, false, 'enterprise', 0, now(), now())"
+                ),
+                {"id": user_id, "email": f"{user_id.hex}@example.com"},
+            )
         agent_ids = [uuid.uuid4() for _ in range(agents)]
         metadata = sa.MetaData()
         agents_table = sa.Table("agents", metadata, autoload_with=conn)
@@ -208,7 +211,7 @@ def _queue(engine: sa.Engine, runs: int, agents: int = 50) -> None:
             [
                 {
                     "id": agent_id,
-                    "owner_id": user_id,
+                    "owner_id": user_ids[n],
                     "template_slug": "bench",
                     "name": f"bench {n}",
                     "config": {},
@@ -232,7 +235,7 @@ def _queue(engine: sa.Engine, runs: int, agents: int = 50) -> None:
                 {
                     "id": uuid.uuid4(),
                     "agent_id": agent_ids[n % agents],
-                    "owner_id": user_id,
+                    "owner_id": user_ids[n % agents],
                     "template_slug": "bench",
                     "trigger": "manual",
                     "status": "queued",

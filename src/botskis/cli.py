@@ -147,9 +147,14 @@ def create_user(
     click.echo(f"created {'superuser' if superuser else 'user'} {body.email} ({user_id})")
 
 
+ROTATE_ATTEMPTS = 5
+
+
 @main.command("rotate-credentials")
 def rotate_credentials() -> None:
     """Re-encrypt stored credentials under CREDENTIALS_KEY (after a key rotation)."""
+    from sqlalchemy.exc import OperationalError
+
     from botskis.credentials.errors import CredentialUndecryptable
     from botskis.credentials.service import reencrypt_credentials
     from botskis.credentials.vault import Vault
@@ -162,8 +167,17 @@ def rotate_credentials() -> None:
     async def _rotate() -> int:
         database = Database(settings)
         try:
-            async with database.transaction() as session:
-                return await reencrypt_credentials(session, vault)
+            for attempt in range(ROTATE_ATTEMPTS):
+                try:
+                    async with database.transaction() as session:
+                        return await reencrypt_credentials(session, vault)
+                except OperationalError:
+                    # SQLite has one writer: a running server may hold the lock or move
+                    # the snapshot under us. The batch is atomic, so trying again is safe.
+                    if attempt == ROTATE_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(0.5 * (attempt + 1))
+            raise AssertionError("unreachable")
         finally:
             await database.dispose()
 

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from botskis.agents.models import Agent
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.realtime.models import LoggedEvent
 from botskis.runs.models import Run, RunStep
 from botskis.runtime.engine import backoff_delay
 from botskis.runtime.workflow import RetryPolicy
@@ -294,3 +296,30 @@ async def test_invalid_workflow_snapshot_fails_the_run_clearly(
     run_id = await queue_run(database, agent, {"steps": []})
     run = await wait_for_run(database, run_id)
     assert run.status == "failed" and run.error_kind == "invalid_workflow"
+
+
+async def test_run_updates_are_published_for_queued_running_each_step_and_finished(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    agent = await _agent(app, client)
+    database: Database = app.state.database
+    run_id = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
+    await wait_for_run(database, run_id)
+    async with database.transaction() as session:
+        events = list(
+            await session.scalars(
+                sa.select(LoggedEvent)
+                .where(LoggedEvent.user_id == agent.owner_id, LoggedEvent.type == "run_update")
+                .order_by(LoggedEvent.seq)
+            )
+        )
+    assert all(e.agent_id == agent.id and e.fields["run_id"] == str(run_id) for e in events)
+    seen = [(e.fields["status"], (e.fields.get("step") or {}).get("id")) for e in events]
+    assert seen == [
+        ("queued", None),
+        ("running", None),
+        ("running", "double"),
+        ("running", "gate"),
+        ("running", "label"),
+        ("succeeded", None),
+    ]

@@ -12,7 +12,7 @@ socket of its account. Phase 2: IDLE sockets that only connect; the server's
 RSS growth divided by the socket count is the cost of an idle socket.
 
 Usage: .venv/bin/python -m bench.ws [--clients 1000] [--users 1] [--rate 20]
-       [--seconds 20] [--idle 5000]
+       [--seconds 20] [--idle 5000] [--postgres postgresql://user@host:5432/postgres]
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ from pathlib import Path
 
 import httpx
 import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -168,7 +171,7 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
     bus = RedisBus(env["REDIS_URL"], settings.events_channel)
     await bus.start()
     attach(database, bus)
-    published = 0
+    published = failed = 0
     peak_rss = connected_rss
     server_cpu = cpu_seconds(pid)
     own_cpu = time.process_time()
@@ -178,11 +181,15 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
         target = started + published * interval
         await asyncio.sleep(max(0.0, target - time.monotonic()))
         user_id = uuid.UUID(users[published % len(users)][0])
-        async with database.transaction() as session:
-            emit(session, user_id, "system_update", data={"t": time.time(), "n": published})
+        try:
+            async with database.transaction() as session:
+                emit(session, user_id, "system_update", data={"t": time.time(), "n": published})
+        except OperationalError:
+            failed += 1  # SQLite busy past its timeout: counted, not retried
         published += 1
         if published % args.rate == 0:
             peak_rss = max(peak_rss, rss_kb(pid))
+    published -= failed
     expected = published * args.clients // len(users)
     drain_deadline = time.monotonic() + 10
     while received < expected and time.monotonic() < drain_deadline:
@@ -196,7 +203,10 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
     await database.dispose()
     ms = [v * 1000 for v in latencies]
     print(f"clients={args.clients} users={args.users} rate={args.rate}/s seconds={args.seconds}")
-    print(f"events published: {published}; messages delivered: {received}/{expected}")
+    print(
+        f"events published: {published} ({failed} failed to commit); "
+        f"messages delivered: {received}/{expected}"
+    )
     print(f"delivered messages/s: {received / elapsed:,.0f}")
     print(
         f"CPU over {elapsed:.1f} s: server {server_cpu:.1f} s, clients+publisher {own_cpu:.1f} s; "
@@ -237,17 +247,31 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--idle", type=int, default=5000)
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        help="PostgreSQL server URL; the bench creates and drops its own database there",
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = max(args.clients, args.idle) + 1000
     if soft < needed:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, needed), hard))
     redis_url, redis_process = start_redis()
+    admin = None
     with tempfile.TemporaryDirectory(prefix="botskis-ws-bench-") as tmp:
+        database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        if args.postgres:
+            base_url = make_url(args.postgres).set(drivername="postgresql+psycopg")
+            name = f"botskis_bench_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            database_url = base_url.set(database=name).render_as_string(hide_password=False)
         env = dict(os.environ)
         env.update(
             {
-                "DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}",
+                "DATABASE_URL": database_url,
                 "REDIS_URL": redis_url,
                 "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
                 "LOG_DIR": str(Path(tmp) / "logs"),
@@ -277,6 +301,10 @@ def main() -> None:
         finally:
             redis_process.terminate()
             redis_process.wait(timeout=10)
+            if admin is not None:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`botskis` command line: serve, worker, migrate, create-user."""
+"""`botskis` command line: serve, worker, migrate, create-user, rotate-credentials."""
 
 from __future__ import annotations
 

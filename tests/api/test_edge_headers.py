@@ -44,7 +44,7 @@ async def edge_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.
     settings = make_settings(database_url, tmp_path / "logs", rate_limit_signup="1/minute")
     application = create_app(settings)
     application.add_api_route("/boom", _boom, methods=["GET"])
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
@@ -200,7 +200,7 @@ async def test_api_responses_get_the_strict_csp(client: httpx.AsyncClient) -> No
 async def cors_app(database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
     settings = make_settings(database_url, tmp_path / "logs", cors_origins=["https://app.example"])
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         yield application
 
 

@@ -32,7 +32,7 @@ def migrated_url(tmp_path: Path) -> AsyncIterator[str]:
 
 async def _ready(url: str, tmp_path: Path, **overrides: object) -> httpx.Response:
     application = create_app(make_settings(url, tmp_path / "logs", **overrides))
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return await client.get("/ready")
@@ -83,7 +83,7 @@ async def test_not_ready_names_the_database_when_it_is_unreachable(tmp_path: Pat
 async def metrics_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(database_url, tmp_path / "logs", metrics_token="scrape-me")
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client

@@ -28,7 +28,7 @@ async def _fail_loudly() -> None:
 async def json_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     application = create_app(make_settings(database_url, tmp_path / "logs", log_json=True))
     application.add_api_route("/fail", _fail_loudly, methods=["GET"])
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             yield client

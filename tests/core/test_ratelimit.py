@@ -3,6 +3,7 @@ trusted-proxy rule; failing open while Redis is away; one limit across processes
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,7 +32,7 @@ def limited(database_url: str, tmp_path: Path) -> Callable[..., object]:
     @asynccontextmanager
     async def build(**overrides: object) -> AsyncIterator[httpx.AsyncClient]:
         application = create_app(make_settings(database_url, tmp_path / "logs", **overrides))
-        async with LifespanManager(application):
+        async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 yield client
@@ -160,7 +161,7 @@ async def test_redis_outage_fails_open_and_limits_return(database_url: str, tmp_
             log_json=True,
         )
         application = create_app(settings)
-        async with LifespanManager(application):
+        async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 for _ in range(3):
@@ -176,7 +177,7 @@ async def test_redis_outage_fails_open_and_limits_return(database_url: str, tmp_
                 deadline = time.monotonic() + 20
                 while "x-ratelimit-limit" not in (await client.get("/openapi.json")).headers:
                     assert time.monotonic() < deadline, "limits did not come back"
-                    time.sleep(0.2)
+                    await asyncio.sleep(0.2)
                 statuses = [(await client.get("/openapi.json")).status_code for _ in range(3)]
                 assert statuses[-1] == 429
     records = [json.loads(line) for line in log_lines(tmp_path)]

@@ -105,7 +105,9 @@ async def two_processes(
                     worker_embedded=False,
                 )
                 application = create_app(settings)
-                await stack.enter_async_context(LifespanManager(application))
+                await stack.enter_async_context(
+                    LifespanManager(application, startup_timeout=60, shutdown_timeout=60)
+                )
                 transport = httpx.ASGITransport(app=application)
                 clients.append(
                     await stack.enter_async_context(

@@ -71,6 +71,8 @@ def make_settings(database_url: str, log_dir: Path, **overrides: object) -> Sett
         "rate_limit_signup": "100000/minute",
         "rate_limit_user": "100000/minute",
         "rate_limit_prefix": f"test-{secrets.token_hex(6)}",
+        # A private pub/sub channel: apps of other test sessions share the Redis server.
+        "events_channel": f"test-events-{secrets.token_hex(6)}",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -32,7 +32,7 @@ def _after_commit(session: Any) -> None:
         wake_local_workers()
 
 
-def _after_rollback(session: Any) -> None:
+def _after_soft_rollback(session: Any, _previous_transaction: Any) -> None:
     session.info.pop(_WAKE_REGISTERED_KEY, None)
 
 
@@ -45,4 +45,4 @@ async def wake_workers_after_commit(session: AsyncSession) -> None:
     sync_session = session.sync_session
     if not event.contains(sync_session, "after_commit", _after_commit):
         event.listen(sync_session, "after_commit", _after_commit)
-        event.listen(sync_session, "after_soft_rollback", _after_rollback)
+        event.listen(sync_session, "after_soft_rollback", _after_soft_rollback)

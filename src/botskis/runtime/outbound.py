@@ -161,79 +161,58 @@ def _refusal(host: str, what: str) -> str:
     )
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
+class _AddressCheckingBackend:
     """Every new connection resolves its host, checks every address and connects
     to the checked one, so a second DNS answer cannot swap in another address.
     Connections are pooled per host name, so TLS (SNI, certificate checks) and
-    connection reuse work exactly as without the guard."""
+    connection reuse work exactly as without the guard.
 
+    One body for both network stacks: httpcore (our httpx client) and httpcore2
+    (under the openai SDK's httpx2); the subclasses only pick the base class and
+    the inner backend."""
+
+    policy: AddressPolicy
+    inner: Any
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> Any:
+        address = await self.policy.resolve(host, port)
+        return await self.inner.connect_tcp(
+            address or host,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Any = None,
+    ) -> Any:
+        raise BlockedAddress("unix sockets are not reachable from steps")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class _GuardedBackend(_AddressCheckingBackend, httpcore.AsyncNetworkBackend):
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
         self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        address = await self.policy.resolve(host, port)
-        return await self.inner.connect_tcp(
-            address or host,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are not reachable from steps")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-class _GuardedBackend2(httpcore2.AsyncNetworkBackend):
-    """`_GuardedBackend` for httpcore2 (under httpx2, under the openai SDK)."""
-
+class _GuardedBackend2(_AddressCheckingBackend, httpcore2.AsyncNetworkBackend):
     def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
         self.inner = httpcore2.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        address = await self.policy.resolve(host, port)
-        return await self.inner.connect_tcp(
-            address or host,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Any = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are not reachable from steps")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
 
 
 def too_large_message(host: str, limit: int) -> str:

@@ -1,3 +1,4 @@
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,9 +10,12 @@ from fastapi import FastAPI
 from botskis.billing.errors import RunQuotaExceeded
 from botskis.billing.service import check_run_quota, month_bounds
 from botskis.database.base import utcnow
+from botskis.realtime.events import emit
+from botskis.realtime.models import LoggedEvent
 from botskis.runs.models import Run
 from botskis.users.models import User
 from tests.agents.factories import deploy
+from tests.databases import on_postgres
 from tests.users.factories import Account, sign_up
 
 
@@ -174,3 +178,34 @@ async def test_plan_change_needs_a_superuser_a_known_plan_and_user(
     assert missing.status_code == 404
     usage = (await client.get("/api/v1/users/me/usage", headers=customer.headers)).json()
     assert usage["plan"] == "starter"
+
+
+@pytest.mark.skipif(not on_postgres(), reason="row locks between writers are PostgreSQL's")
+async def test_a_held_quota_lock_does_not_block_events_for_that_user(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A run request holds the user's quota lock until it commits, and at commit
+    takes the user's replay-log cursor. A worker emitting an event for the same
+    user meanwhile takes the cursor and then inserts into the log, whose foreign
+    key touches the user row: if the quota lock blocked that, the two would
+    deadlock. The worker must get through while the quota lock is held."""
+    account = await sign_up(client)
+    user_id = uuid.UUID(account.id)
+    database = app.state.database
+
+    async def worker_emits() -> None:
+        async with database.transaction() as session:
+            emit(session, user_id, "notification", id="n1", level="info", title="t", message="m")
+
+    async with database.transaction() as request:
+        await check_run_quota(request, user_id)
+        await asyncio.wait_for(worker_emits(), timeout=10)
+        emit(request, user_id, "run_update", run_id="r1", status="queued")
+
+    async with database.transaction() as session:
+        logged = await session.scalars(
+            sa.select(LoggedEvent.type)
+            .where(LoggedEvent.user_id == user_id)
+            .order_by(LoggedEvent.seq)
+        )
+        assert list(logged)[-2:] == ["notification", "run_update"]

@@ -27,7 +27,12 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 async def _locked_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     # Row lock on PostgreSQL: concurrent deploys/runs of one user count one after another.
-    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
+    # FOR NO KEY UPDATE, not FOR UPDATE: rows referencing the user (runs, the replay
+    # log) take KEY SHARE on it, and a full FOR UPDATE would make a worker's event
+    # insert wait on this lock while this transaction waits on the worker's cursor
+    # row at commit, a deadlock.
+    statement = select(User).where(User.id == user_id).with_for_update(key_share=True)
+    user = await session.scalar(statement)
     if user is None:
         raise LookupError(f"user {user_id} does not exist")
     return user

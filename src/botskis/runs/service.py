@@ -104,7 +104,8 @@ async def request_run(
         existing = await session.scalar(
             select(Run)
             .where(Run.agent_id == agent.id, Run.idempotency_key == idempotency_key)
-            .with_for_update()
+            # NO KEY UPDATE: the worker's step inserts (KEY SHARE on the run) go on.
+            .with_for_update(key_share=True)
         )
         if existing is not None:
             if existing.created_at >= utcnow() - IDEMPOTENCY_WINDOW:

@@ -125,3 +125,18 @@ async def test_text_format_is_the_default(client: httpx.AsyncClient, settings: A
     assert not line.startswith("{")
     assert "| request |" not in line or "status=200" in line
     assert "path=/health" in line and "status=200" in line
+
+
+async def test_standard_library_records_below_log_level_are_not_even_built(
+    json_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """uvicorn wraps the whole app in a per-message TRACE logger whenever its logger's
+    effective level is TRACE or lower; at LOG_LEVEL=INFO that must not happen."""
+    import logging
+
+    from uvicorn.logging import TRACE_LOG_LEVEL
+
+    uvicorn_logger = logging.getLogger("uvicorn.error")
+    assert uvicorn_logger.getEffectiveLevel() == logging.INFO > TRACE_LOG_LEVEL
+    uvicorn_logger.debug("debug from the standard library")
+    assert not [r for r in records(tmp_path) if "debug from the standard" in r["message"]]

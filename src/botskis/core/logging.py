@@ -127,7 +127,12 @@ def setup_logging(settings: Settings) -> None:
         backtrace=True,
         diagnose=False,
     )
-    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # Standard-library records below LOG_LEVEL are dropped before a LogRecord is even
+    # built. Level 0 here would also make uvicorn wrap the app in its per-message TRACE
+    # logger, which costs a third of a request.
+    logging.basicConfig(
+        handlers=[InterceptHandler()], level=logger.level(settings.log_level).no, force=True
+    )
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "dbos"):
         std = logging.getLogger(name)
         std.handlers = [InterceptHandler()]

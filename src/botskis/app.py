@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from botskis import __version__
 from botskis.api import health, websocket
 from botskis.api.middleware import install_middleware
-from botskis.api.router import api_router
+from botskis.api.router import include_api
 from botskis.config import Settings, get_settings
 from botskis.core import metrics
 from botskis.core.errors import install_error_handlers
@@ -64,6 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_middleware(app, settings, app.state.rate_limiter)
     app.include_router(health.router)
-    app.include_router(api_router)
+    include_api(app)
     app.include_router(websocket.router)
     return app

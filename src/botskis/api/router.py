@@ -1,10 +1,10 @@
-"""The API's route tree. Private routes sit under a parent that requires a user;
-public ones are mounted on `public` on purpose, so a forgotten dependency cannot
-expose a route."""
+"""The API's route tree. Private routes are included with a dependency that
+requires a user; public ones are listed apart on purpose, so a forgotten
+dependency cannot expose a route."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 
 from botskis.agents import router as agents
 from botskis.billing import router as billing
@@ -17,21 +17,23 @@ from botskis.onboarding import router as onboarding
 from botskis.runs import router as runs
 from botskis.users import router as users
 
-public = APIRouter()
-public.include_router(users.public_router)
-public.include_router(runs.hooks_router)
-public.include_router(marketplace.router)
+API_PREFIX = "/api/v1"
+PUBLIC: list[APIRouter] = [users.public_router, runs.hooks_router, marketplace.router]
+PRIVATE: list[APIRouter] = [
+    users.router,
+    credentials.router,
+    runs.router,
+    monitoring.router,
+    notifications.router,
+    billing.router,
+    agents.router,
+    onboarding.router,
+]
 
-private = APIRouter(dependencies=[Depends(current_user)])
-private.include_router(users.router)
-private.include_router(credentials.router)
-private.include_router(runs.router)
-private.include_router(monitoring.router)
-private.include_router(notifications.router)
-private.include_router(billing.router)
-private.include_router(agents.router)
-private.include_router(onboarding.router)
 
-api_router = APIRouter(prefix="/api/v1")
-api_router.include_router(public)
-api_router.include_router(private)
+def include_api(app: FastAPI) -> None:
+    """One level of inclusion: FastAPI re-walks nested routers on every request."""
+    for router in PUBLIC:
+        app.include_router(router, prefix=API_PREFIX)
+    for router in PRIVATE:
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(current_user)])

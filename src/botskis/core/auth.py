@@ -21,13 +21,13 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 
 async def current_user(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(bearer_scheme)],
 ) -> User:
-    """The caller, attached to the request's session. The lookup is served from the
-    process's TokenCache (no query on a hit); see users/token_cache.py for how
-    logout and password changes still take effect at once."""
+    """The caller, as the process's cached snapshot: no query and no session on a
+    hit (see users/token_cache.py for how logout and password changes still take
+    effect at once). The snapshot is shared by concurrent requests, so it is read
+    only: a route that changes the user row takes `UserForUpdate` instead."""
     if not token:
         raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
     cache: TokenCache = request.app.state.token_cache
@@ -43,8 +43,15 @@ async def current_user(
     state["token_claims"] = claims
     limiter: RateLimiter = request.app.state.rate_limiter
     await limiter.enforce(state, settings.rate_limit_user, "user", str(snapshot.id))
-    # A private copy in this session: routes may change and flush it like any row.
-    return await session.merge(snapshot, load=False)
+    return snapshot
+
+
+async def user_for_update(
+    user: Annotated[User, Depends(current_user)], session: SessionDep
+) -> User:
+    """A private copy of the caller in the request's session, to change and flush
+    like any row (the cached snapshot itself must never be changed)."""
+    return await session.merge(user, load=False)
 
 
 async def current_claims(
@@ -62,5 +69,6 @@ async def current_superuser(user: Annotated[User, Depends(current_user)]) -> Use
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+UserForUpdate = Annotated[User, Depends(user_for_update)]
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
 Superuser = Annotated[User, Depends(current_superuser)]

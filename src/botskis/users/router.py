@@ -7,7 +7,7 @@ from loguru import logger
 
 from botskis.api.dependencies import HasherDep, SessionDep, SettingsDep
 from botskis.core import metrics
-from botskis.core.auth import CurrentClaims, CurrentUser, Superuser
+from botskis.core.auth import CurrentClaims, CurrentUser, Superuser, UserForUpdate
 from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
@@ -97,13 +97,13 @@ async def read_me(user: CurrentUser) -> User:
 
 
 @router.patch("/users/me", response_model=schemas.User)
-async def update_me(body: schemas.UserUpdate, user: CurrentUser, session: SessionDep) -> User:
+async def update_me(body: schemas.UserUpdate, user: UserForUpdate, session: SessionDep) -> User:
     return await service.update_profile(session, user, changes=body.model_dump(exclude_unset=True))
 
 
 @router.post("/users/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    body: schemas.PasswordChange, user: CurrentUser, session: SessionDep, hasher: HasherDep
+    body: schemas.PasswordChange, user: UserForUpdate, session: SessionDep, hasher: HasherDep
 ) -> Response:
     await service.change_password(
         session,
@@ -117,7 +117,7 @@ async def change_password(
 
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(user: CurrentUser, session: SessionDep) -> Response:
+async def delete_me(user: UserForUpdate, session: SessionDep) -> Response:
     await service.delete_user(session, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

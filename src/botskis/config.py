@@ -162,7 +162,9 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)
         return value
 
-    @field_validator("rate_limit_default", "rate_limit_login", "rate_limit_signup", "rate_limit_user")
+    @field_validator(
+        "rate_limit_default", "rate_limit_login", "rate_limit_signup", "rate_limit_user"
+    )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
         from limits import parse_many

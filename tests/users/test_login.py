@@ -57,6 +57,36 @@ async def test_token_form_endpoint_for_openapi_authorize(client: httpx.AsyncClie
     assert wrong.status_code == 401
 
 
+async def test_openapi_marks_exactly_the_private_operations_as_bearer_secured(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    scheme = schema["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
+    operations = {
+        (method.upper(), path): operation
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    }
+    secured = {key for key, operation in operations.items() if "security" in operation}
+    assert ("GET", "/api/v1/users/me") in secured
+    assert ("POST", "/api/v1/agents/{agent_id}/run") in secured
+    assert ("POST", "/api/v1/auth/logout") in secured
+    for public in [
+        ("POST", "/api/v1/users"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/hooks/{token}"),
+        ("GET", "/api/v1/marketplace/templates"),
+        ("GET", "/health"),
+    ]:
+        assert public in operations and public not in secured
+    # Every secured operation really refuses an anonymous caller.
+    for method, path in sorted(secured):
+        concrete = path.replace("{", "").replace("}", "")
+        response = await client.request(method, concrete)
+        assert response.status_code == 401, (method, path, response.status_code)
+
+
 async def test_login_body_validation(client: httpx.AsyncClient) -> None:
     missing = await client.post("/api/v1/auth/login", json={"email": "x@example.com"})
     assert missing.status_code == 422

@@ -4,11 +4,15 @@ dependency cannot expose a route."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from botskis.agents import router as agents
 from botskis.billing import router as billing
-from botskis.core.auth import current_user
+from botskis.core.auth import bearer_scheme, current_user
 from botskis.credentials import router as credentials
 from botskis.marketplace import router as marketplace
 from botskis.monitoring import router as monitoring
@@ -37,3 +41,41 @@ def include_api(app: FastAPI) -> None:
         app.include_router(router, prefix=API_PREFIX)
     for router in PRIVATE:
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(current_user)])
+    document_bearer_auth(app)
+
+
+def _private_operations() -> set[tuple[str, str]]:
+    return {
+        (API_PREFIX + router.prefix + route.path.removeprefix(router.prefix), method.lower())
+        for router in PRIVATE
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+
+
+def document_bearer_auth(app: FastAPI) -> None:
+    """Mark every private operation as needing the bearer token in OpenAPI, so
+    /docs offers "Authorize". `current_user` reads the header itself instead of
+    depending on `bearer_scheme`, which is what would otherwise document it."""
+    private = _private_operations()
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            name = bearer_scheme.scheme_name
+            model = bearer_scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})[name] = model
+            for path, operations in schema.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if (path, method) in private:
+                        operation["security"] = [{name: []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

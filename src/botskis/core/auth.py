@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from loguru import logger
+from starlette.types import Scope
 
-from botskis.api.dependencies import SessionDep, SettingsDep
+from botskis.api.dependencies import SessionDep
+from botskis.config import Settings
 from botskis.core.errors import Unauthorized
 from botskis.core.ratelimit import RateLimiter
 from botskis.core.security import InvalidToken, TokenClaims
@@ -16,18 +18,17 @@ from botskis.users.errors import InactiveUser, SuperuserRequired
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
+# Describes the scheme in OpenAPI (api/router.py); the header itself is read by
+# `bearer_token`, because every dependency node costs a private request measurably.
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-async def current_user(
-    request: Request,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(bearer_scheme)],
-) -> User:
+async def current_user(request: Request) -> User:
     """The caller, as the process's cached snapshot: no query and no session on a
     hit (see users/token_cache.py for how logout and password changes still take
     effect at once). The snapshot is shared by concurrent requests, so it is read
     only: a route that changes the user row takes `UserForUpdate` instead."""
+    token = bearer_token(request.scope)
     if not token:
         raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
     cache: TokenCache = request.app.state.token_cache
@@ -41,9 +42,22 @@ async def current_user(
     state = request.scope["state"]
     state["user_id"] = snapshot.id
     state["token_claims"] = claims
+    # Settings come from app.state, not a dependency: every private request runs this.
+    settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.rate_limiter
     await limiter.enforce(state, settings.rate_limit_user, "user", str(snapshot.id))
     return snapshot
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The credentials of the first Authorization header when its scheme is Bearer."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials:
+                return credentials.strip()
+            return None
+    return None
 
 
 async def user_for_update(

@@ -62,7 +62,10 @@ def _extra_fields(record: Record) -> str:
 
 def _text(template: str) -> Any:
     def format_record(record: Record) -> str:
-        record["extra"]["_fields"] = _extra_fields(record).replace("{", "{{").replace("}", "}}")
+        # Computed once per record, shared by the console and file sinks.
+        extra = record["extra"]
+        if "_fields" not in extra:
+            extra["_fields"] = _extra_fields(record).replace("{", "{{").replace("}", "}}")
         return template
 
     return format_record

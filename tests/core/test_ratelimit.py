@@ -61,6 +61,21 @@ async def test_default_limit_per_ip_with_headers(limited: Callable[..., object])
         assert (await client.get("/health")).status_code == 200
 
 
+async def test_reset_moves_with_each_new_window(limited: Callable[..., object]) -> None:
+    """The window end is remembered between hits; a new window must not reuse it."""
+    async with limited(rate_limit_default="2 per 2 seconds") as client:  # type: ignore[attr-defined]
+        first = [await client.get("/api/v1/marketplace-nope") for _ in range(2)]
+        resets = {r.headers["x-ratelimit-reset"] for r in first}
+        assert len(resets) == 1
+        assert (await client.get("/api/v1/marketplace-nope")).status_code == 429
+        end = int(resets.pop())
+        await asyncio.sleep(max(0.0, end - time.time()) + 0.5)
+        fresh = await client.get("/api/v1/marketplace-nope")
+        assert fresh.status_code == 404
+        assert fresh.headers["x-ratelimit-remaining"] == "1"
+        assert int(fresh.headers["x-ratelimit-reset"]) > end
+
+
 async def test_forwarded_for_is_ignored_from_untrusted_peers(
     limited: Callable[..., object],
 ) -> None:

@@ -166,6 +166,8 @@ class AccessLogMiddleware:
     def __init__(self, app: ASGIApp, templates: RouteTemplates) -> None:
         self.app = app
         self.templates = templates
+        # Labelled metric children, looked up once per (method, route, status).
+        self.series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -190,8 +192,15 @@ class AccessLogMiddleware:
             metrics.IN_FLIGHT.dec()
             duration = time.perf_counter() - start
             template = self.templates.of(scope)
-            metrics.REQUESTS.labels(method, template, str(status)).inc()
-            metrics.LATENCY.labels(method, template).observe(duration)
+            series = self.series.get((method, template, status))
+            if series is None:
+                series = (
+                    metrics.REQUESTS.labels(method, template, str(status)),
+                    metrics.LATENCY.labels(method, template),
+                )
+                self.series[(method, template, status)] = series
+            series[0].inc()
+            series[1].observe(duration)
             logger.bind(
                 access=True,
                 method=method,

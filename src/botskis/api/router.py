@@ -50,7 +50,7 @@ def _private_operations() -> set[tuple[str, str]]:
         for router in PRIVATE
         for route in router.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     }
 
 

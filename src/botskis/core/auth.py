@@ -51,7 +51,8 @@ async def current_user(request: Request) -> User:
 
 def bearer_token(scope: Scope) -> str | None:
     """The credentials of the first Authorization header when its scheme is Bearer."""
-    for name, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, credentials = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credentials:

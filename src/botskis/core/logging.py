@@ -26,15 +26,17 @@ from botskis.config import Settings
 if TYPE_CHECKING:
     from loguru import Record
 
+# Static strings (loguru compiles them once and appends "\n{exception}" itself).
 TEXT_FORMAT = (
     "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[request_id]} | "
-    "{name}:{function}:{line} - {message}{extra[_fields]}\n{exception}"
+    "{name}:{function}:{line} - {message}{extra[_fields]}"
 )
 CONSOLE_FORMAT = (
     "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
-    "<cyan>{extra[request_id]}</cyan> | <level>{message}</level>{extra[_fields]}\n{exception}"
+    "<cyan>{extra[request_id]}</cyan> | <level>{message}</level>{extra[_fields]}"
 )
-_HIDDEN = frozenset({"request_id", "_fields", "_json"})
+_COMPUTED = frozenset({"_fields", "_json"})
+_HIDDEN = _COMPUTED | {"request_id"}
 
 
 class InterceptHandler(logging.Handler):
@@ -60,18 +62,14 @@ def _extra_fields(record: Record) -> str:
     return (" | " + " ".join(fields)) if fields else ""
 
 
-def _text(template: str) -> Any:
-    def format_record(record: Record) -> str:
-        # Computed once per record, shared by the console and file sinks.
-        extra = record["extra"]
-        if "_fields" not in extra:
-            extra["_fields"] = _extra_fields(record).replace("{", "{{").replace("}", "}}")
-        return template
-
-    return format_record
+def _add_text_fields(record: Record) -> None:
+    """Patcher: the `key=value` tail, built once per record for every sink. The sink
+    formats stay static strings, which loguru compiles once instead of per line."""
+    record["extra"]["_fields"] = _extra_fields(record)
 
 
-def _json_line(record: Record) -> str:
+def _add_json_line(record: Record) -> None:
+    """Patcher: the whole JSON line, built once per record for every sink."""
     line: dict[str, Any] = {
         "time": record["time"].isoformat(),
         "level": record["level"].name,
@@ -81,25 +79,29 @@ def _json_line(record: Record) -> str:
         "line": record["line"],
         "process": record["process"].id,
     }
-    line.update((k, v) for k, v in record["extra"].items() if k not in {"_fields", "_json"})
+    line.update((k, v) for k, v in record["extra"].items() if k not in _COMPUTED)
     if record["exception"] is not None:
         error = record["exception"]
         line["exception"] = "".join(
             traceback.format_exception(error.type, error.value, error.traceback)
         )
     record["extra"]["_json"] = json.dumps(line, default=str)
+
+
+def _json_format(_record: Record) -> str:
+    # A callable, so loguru appends no traceback: the JSON line carries it.
     return "{extra[_json]}\n"
 
 
 def setup_logging(settings: Settings) -> None:
     logger.remove()
-    logger.configure(extra={"request_id": "-"})
     if settings.log_json:
-        console_format: Any = _json_line
-        file_format: Any = _json_line
+        logger.configure(extra={"request_id": "-"}, patcher=_add_json_line)
+        console_format: Any = _json_format
+        file_format: Any = _json_format
     else:
-        console_format = _text(CONSOLE_FORMAT)
-        file_format = _text(TEXT_FORMAT)
+        logger.configure(extra={"request_id": "-"}, patcher=_add_text_fields)
+        console_format, file_format = CONSOLE_FORMAT, TEXT_FORMAT
     logger.add(
         sys.stderr,
         level=settings.log_level,

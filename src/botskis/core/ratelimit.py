@@ -33,6 +33,7 @@ from botskis.core.errors import AppError
 
 REDIS_TIMEOUT_SECONDS = 2.0
 REDIS_RETRY_SECONDS = 1.0
+MAX_REMEMBERED_WINDOWS = 100_000
 
 ClientAddress = Callable[[Scope], str]
 
@@ -103,6 +104,8 @@ class RateLimiter:
         self.trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.down_since: float | None = None
         self.retry_at = 0.0
+        # When each counter's window ends, so a hit costs one storage call, not two.
+        self.window_ends: dict[str, float] = {}
 
     def client_address(self, scope: Scope) -> str:
         client = scope.get("client")
@@ -137,7 +140,7 @@ class RateLimiter:
         storage_key = item.key_for(self.prefix, *key)
         try:
             count = await self.storage.incr(storage_key, item.get_expiry())
-            reset_at = await self.storage.get_expiry(storage_key)
+            reset_at = await self._window_end(storage_key, count, item)
         except Exception as exc:
             if self.down_since is None:
                 self.down_since = now
@@ -157,6 +160,25 @@ class RateLimiter:
             remaining=max(0, item.amount - count),
             reset_at=reset_at,
         )
+
+    async def _window_end(self, storage_key: str, count: int, item: RateLimitItem) -> float:
+        """A fixed window's end never moves, and a new window for the key starts only
+        after it: the end read once stays right until it has passed (also when
+        another process started the window)."""
+        now = time.time()
+        if count == 1:
+            reset_at = now + item.get_expiry()
+        else:
+            cached = self.window_ends.get(storage_key)
+            if cached is not None and cached > now:
+                return cached
+            reset_at = await self.storage.get_expiry(storage_key)
+        if len(self.window_ends) >= MAX_REMEMBERED_WINDOWS:
+            self.window_ends = {k: end for k, end in self.window_ends.items() if end > now}
+            if len(self.window_ends) >= MAX_REMEMBERED_WINDOWS:
+                self.window_ends.clear()
+        self.window_ends[storage_key] = reset_at
+        return reset_at
 
     def rejected(self, name: str, key: str, result: RateLimitResult) -> None:
         metrics.RATE_LIMITED.labels(name).inc()

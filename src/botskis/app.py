@@ -52,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Self-hostable platform for AI automation agents.",
         lifespan=lifespan,
+        # Prometheus (/metrics) and loguru are this service's telemetry; FastAPI's
+        # OpenTelemetry hooks would only look for providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.database = Database(settings)

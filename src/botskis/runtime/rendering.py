@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
@@ -54,6 +55,19 @@ def make_environment() -> ImmutableSandboxedEnvironment:
 
 
 ENVIRONMENT = make_environment()
+# Compiling is most of the cost of a render; every run of a template renders the
+# same strings, so compiled ones are kept (a compile error is not cached).
+COMPILED_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=COMPILED_CACHE_SIZE)
+def _compiled_expression(expression: str) -> Callable[..., Any]:
+    return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
+
+
+@lru_cache(maxsize=COMPILED_CACHE_SIZE)
+def _compiled_template(text: str) -> Template:
+    return ENVIRONMENT.from_string(text)
 
 
 def _is_template(text: str) -> bool:
@@ -63,7 +77,7 @@ def _is_template(text: str) -> bool:
 def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     """Evaluate a bare expression (a `when` or `foreach`) to its native value."""
     try:
-        value = ENVIRONMENT.compile_expression(expression, undefined_to_none=False)(**context)
+        value = _compiled_expression(expression)(**context)
         if isinstance(value, Undefined):
             # An expression that ends on a missing name yields an Undefined instead
             # of raising; touching it raises the error that names what is missing.
@@ -81,7 +95,7 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
         if single and "}}" not in single.group("expr") and "{{" not in single.group("expr"):
             return evaluate(single.group("expr"), context)
         try:
-            return ENVIRONMENT.from_string(value).render(**context)
+            return _compiled_template(value).render(**context)
         except (TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
             raise RenderError(value, str(exc)) from exc
     if isinstance(value, Mapping):

@@ -76,7 +76,13 @@ def worker(concurrency: int | None) -> None:
     settings = _load_settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": max(1, concurrency)})
-    asyncio.run(run_worker_process(settings))
+    # The same event loop as `serve` (uvicorn picks uvloop): a worker is loop-bound.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run_worker_process(settings))
+    else:
+        uvloop.run(run_worker_process(settings))
 
 
 @main.command()

@@ -123,3 +123,40 @@ async def test_events_older_than_a_day_are_not_replayed(app: FastAPI, client: ob
         assert await log.events_between(session, user_id, 0, 2) is None
         recent = await log.events_between(session, user_id, 1, 2)
     assert recent is not None and [e.seq for e in recent] == [2]
+
+
+async def test_the_log_is_pruned_in_batches_and_reads_keep_the_exact_bound(
+    app: FastAPI, client: object
+) -> None:
+    """Deleting old events only every PRUNE_EVERY seqs keeps storage bounded, and a
+    replay never reaches further back than REPLAY_MAX_EVENTS."""
+    import httpx
+
+    from botskis.realtime.events import emit
+
+    assert isinstance(client, httpx.AsyncClient)
+    account = await sign_up(client)
+    user_id = uuid.UUID(account.id)
+    database: Database = app.state.database
+    total = log.REPLAY_MAX_EVENTS + log.PRUNE_EVERY + 37
+    emitted = 0
+    sizes: list[int] = []
+    while emitted < total:
+        batch = min(7, total - emitted)
+        async with database.transaction() as session:
+            for _ in range(batch):
+                emit(session, user_id, "system_update", data={"index": emitted})
+                emitted += 1
+        async with database.transaction() as session:
+            sizes.append(await log.retained_count(session, user_id))
+    assert max(sizes) <= log.REPLAY_MAX_EVENTS + log.PRUNE_EVERY + 7
+    assert sizes[-1] >= log.REPLAY_MAX_EVENTS
+    async with database.transaction() as session:
+        assert (
+            await log.events_between(session, user_id, total - log.REPLAY_MAX_EVENTS - 1, total)
+            is None
+        )
+        kept = await log.events_between(session, user_id, total - log.REPLAY_MAX_EVENTS, total)
+    assert kept is not None and [e.seq for e in kept] == list(
+        range(total - log.REPLAY_MAX_EVENTS + 1, total + 1)
+    )

@@ -136,3 +136,27 @@ async def test_metrics_count_requests_by_route_template(
     assert "botskis_http_request_duration_seconds_bucket" in text
     assert "botskis_http_requests_in_flight" in text
     assert "botskis_rate_limited_total" in text
+
+
+async def test_unknown_methods_share_one_metric_label(metrics_client: httpx.AsyncClient) -> None:
+    auth = {"Authorization": "Bearer scrape-me"}
+    before = (await metrics_client.get("/metrics", headers=auth)).text
+    for method in ("BREW", "WHEN", "X-ANYTHING"):
+        response = await metrics_client.request(method, "/api/v1/users/me")
+        assert response.status_code in (401, 405)
+    text = (await metrics_client.get("/metrics", headers=auth)).text
+    assert "BREW" not in text and "X-ANYTHING" not in text
+    other = [
+        line
+        for line in text.splitlines()
+        if line.startswith('botskis_http_requests_total{method="OTHER"')
+    ]
+    assert (
+        sum(float(line.rsplit(" ", 1)[1]) for line in other)
+        - sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in before.splitlines()
+            if line.startswith('botskis_http_requests_total{method="OTHER"')
+        )
+        == 3
+    )

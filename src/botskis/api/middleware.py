@@ -56,6 +56,9 @@ _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 REDACTED_PARAMS = frozenset(
     {"token", "access_token", "refresh_token", "api_key", "apikey", "key", "password", "secret"}
 )
+METRIC_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "WS"}
+)
 # Paths outside the per-IP limit: probes and scrapers must never be throttled.
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
@@ -185,6 +188,9 @@ class AccessLogMiddleware:
             await send(message)
 
         method = scope.get("method", "WS")
+        # Any token is a valid HTTP method: unknown ones share one label, so a client
+        # cannot mint new metric series (or entries in `self.series`) at will.
+        label = method if method in METRIC_METHODS else "OTHER"
         metrics.IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_and_record)
@@ -192,13 +198,13 @@ class AccessLogMiddleware:
             metrics.IN_FLIGHT.dec()
             duration = time.perf_counter() - start
             template = self.templates.of(scope)
-            series = self.series.get((method, template, status))
+            series = self.series.get((label, template, status))
             if series is None:
                 series = (
-                    metrics.REQUESTS.labels(method, template, str(status)),
-                    metrics.LATENCY.labels(method, template),
+                    metrics.REQUESTS.labels(label, template, str(status)),
+                    metrics.LATENCY.labels(label, template),
                 )
-                self.series[(method, template, status)] = series
+                self.series[(label, template, status)] = series
             series[0].inc()
             series[1].observe(duration)
             logger.bind(

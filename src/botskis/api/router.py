@@ -52,7 +52,8 @@ def include_api(app: FastAPI) -> None:
 
 def _private_operations() -> set[tuple[str, str]]:
     return {
-        (API_PREFIX + router.prefix + route.path.removeprefix(router.prefix), method.lower())
+        # An APIRouter's route paths already carry the router's own prefix.
+        (API_PREFIX + route.path, method.lower())
         for router in PRIVATE
         for route in router.routes
         if isinstance(route, APIRoute)

@@ -17,6 +17,9 @@ async def test_update_profile(client: httpx.AsyncClient) -> None:
     )
     assert cleared.json()["company"] is None
     assert cleared.json()["full_name"] == "New Name"
+    # The next request's caller comes from the token cache: it must see the change.
+    me = await client.get("/api/v1/users/me", headers=account.headers)
+    assert (me.json()["full_name"], me.json()["company"]) == ("New Name", None)
 
 
 @pytest.mark.parametrize(

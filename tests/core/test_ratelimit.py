@@ -201,6 +201,27 @@ async def test_redis_outage_fails_open_and_limits_return(database_url: str, tmp_
     assert messages.count("rate limit storage reachable again; limits are back") == 1
 
 
+def _wait_until_both_workers_serve(base: str, app_log: Path) -> None:
+    """The server answers once its first worker is up; the second may still be
+    starting. Probe /health (unlimited) on new connections until two processes
+    have logged an answer."""
+    deadline = time.monotonic() + 60
+    while True:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            assert http.get("/health").status_code == 200
+        processes = {
+            record["process"]
+            for line in app_log.read_text().splitlines()
+            if line.startswith("{")
+            for record in [json.loads(line)]
+            if record.get("access") and record.get("path") == "/health"
+        }
+        if len(processes) >= 2:
+            return
+        assert time.monotonic() < deadline, "the second worker never answered"
+        time.sleep(0.05)
+
+
 @pytest.mark.e2e
 def test_two_worker_processes_share_one_limit(tmp_path: Path) -> None:
     with private_redis() as redis_server, throwaway_database(tmp_path, "twoworkers") as url:
@@ -214,6 +235,7 @@ def test_two_worker_processes_share_one_limit(tmp_path: Path) -> None:
             METRICS_TOKEN="metrics-secret",
         )
         with live_server(env, args=("--workers", "2")) as base:
+            _wait_until_both_workers_serve(base, tmp_path / "logs" / "app.log")
 
             def fetch(_: int) -> int:
                 # A new connection each time, so both workers get a share.

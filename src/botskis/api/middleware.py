@@ -51,6 +51,7 @@ from botskis.core.errors import PROBLEM_JSON, unexpected_error_response
 from botskis.core.ratelimit import ClientAddress, RateLimiter, record_result
 
 REQUEST_ID_HEADER = b"x-request-id"
+WEBSOCKET_SEND_KEY = "websocket_send"
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 # Query parameters whose values never reach a log line.
 REDACTED_PARAMS = frozenset(
@@ -126,6 +127,10 @@ class RequestIdMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["client_ip"] = self.client_address(scope)
+        if scope["type"] == "websocket":
+            # The server's own send, for the socket's data frames after the
+            # handshake (api/websocket.py): no layer below this one acts on them.
+            state[WEBSOCKET_SEND_KEY] = send
         header = (REQUEST_ID_HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
+import contextlib
 import json
 import os
 import resource
@@ -28,7 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -36,7 +40,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from bench.server_process import free_port
 from botskis.config import Settings
@@ -140,30 +143,133 @@ async def open_sockets(
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
+class LeanSocket(asyncio.Protocol):
+    """A minimal receiving WebSocket client for the fan-out phase.
+
+    The `websockets` client costs about as much CPU per message as the server
+    does, so 1,000 of them in this process took a whole core and the run
+    measured the bench as much as the server. This one does the opening
+    handshake, parses unmasked server frames, answers pings and sends a close;
+    nothing else (server messages here are small unfragmented text frames)."""
+
+    def __init__(self, on_text: Callable[[LeanSocket, bytes], None]) -> None:
+        self.on_text = on_text
+        self.buffer = bytearray()
+        self.open = False
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.close_code: int | None = None
+        self.transport: asyncio.Transport | None = None
+
+    @classmethod
+    async def connect(
+        cls, host: str, port: int, path: str, on_text: Callable[[LeanSocket, bytes], None]
+    ) -> LeanSocket:
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_connection(lambda: cls(on_text), host, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        assert protocol.transport is not None
+        protocol.transport.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        await asyncio.wait_for(protocol.opened, 60)
+        return protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the handshake"))
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.open:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end == -1:
+                return
+            status = bytes(self.buffer[:12])
+            del self.buffer[: end + 4]
+            if status != b"HTTP/1.1 101":
+                self.opened.set_exception(ConnectionError(f"handshake refused: {status!r}"))
+                return
+            self.open = True
+            self.opened.set_result(None)
+        self._read_frames()
+
+    def _read_frames(self) -> None:
+        buffer, position, size = self.buffer, 0, len(self.buffer)
+        while size - position >= 2:
+            length, header = buffer[position + 1] & 0x7F, 2
+            if length == 126:
+                if size - position < 4:
+                    break
+                length, header = int.from_bytes(buffer[position + 2 : position + 4], "big"), 4
+            elif length == 127:
+                if size - position < 10:
+                    break
+                length, header = int.from_bytes(buffer[position + 2 : position + 10], "big"), 10
+            if size - position < header + length:
+                break
+            opcode = buffer[position] & 0x0F
+            payload = bytes(buffer[position + header : position + header + length])
+            position += header + length
+            if opcode == 0x1:
+                self.on_text(self, payload)
+            elif opcode == 0x9:
+                self._send(0xA, payload)
+            elif opcode == 0x8:
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+        del buffer[:position]
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        """Client frames are masked (RFC 6455 5.3); payloads here are under 126 bytes."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+
+    async def close(self) -> None:
+        self._send(0x8, (1000).to_bytes(2, "big"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.done), 5)
+        if self.transport is not None:
+            self.transport.close()
+
+
 async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, str]) -> None:
     users = await accounts(base, args.users)
     baseline = rss_kb(pid)
-    sockets = await open_sockets(base, users, args.clients)
-    connected_rss = rss_kb(pid)
     latencies: list[float] = []
     received = 0
 
-    closed_by_server: list[int] = []
-
-    async def reader(ws: ClientConnection) -> None:
+    def on_text(_socket: LeanSocket, payload: bytes) -> None:
         nonlocal received
-        try:
-            async for raw in ws:
-                message = json.loads(raw)
-                if message["type"] == "system_update":
-                    latencies.append(time.time() - message["data"]["t"])
-                    received += 1
-        except ConnectionClosed:
-            pass
-        if ws.close_code not in (None, 1000):
-            closed_by_server.append(ws.close_code)
+        message = json.loads(payload)
+        if message["type"] == "system_update":
+            latencies.append(time.time() - message["data"]["t"])
+            received += 1
 
-    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+    host, port = base.removeprefix("http://").split(":")
+    gate = asyncio.Semaphore(50)
+
+    async def one(index: int) -> LeanSocket:
+        user_id, token = users[index % len(users)]
+        async with gate:
+            return await LeanSocket.connect(
+                host, int(port), f"/ws/{user_id}?token={token}", on_text
+            )
+
+    sockets = list(await asyncio.gather(*(one(i) for i in range(args.clients))))
+    await asyncio.sleep(1)  # every `connected` message read
+    connected_rss = rss_kb(pid)
     settings = Settings(
         _env_file=None, database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"]
     )  # type: ignore[call-arg]
@@ -198,7 +304,7 @@ async def fan_out(args: argparse.Namespace, base: str, pid: int, env: dict[str, 
     server_cpu = cpu_seconds(pid) - server_cpu
     own_cpu = time.process_time() - own_cpu
     await asyncio.gather(*(ws.close() for ws in sockets))
-    await asyncio.gather(*readers)
+    closed_by_server = [ws.close_code for ws in sockets if ws.close_code not in (None, 1000)]
     await bus.stop()
     await database.dispose()
     ms = [v * 1000 for v in latencies]
@@ -238,6 +344,16 @@ async def idle(args: argparse.Namespace, base: str, pid: int) -> None:
         f"{(loaded - baseline) / args.idle:.1f} KB per idle socket"
     )
     await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop when present, like the server: the bench's own loop is on the hot path."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def main() -> None:
@@ -287,14 +403,14 @@ def main() -> None:
         try:
             base, server = start_server(env)
             try:
-                asyncio.run(fan_out(args, base, server.pid, env))
+                run_loop(fan_out(args, base, server.pid, env))
             finally:
                 server.terminate()
                 server.wait(timeout=30)
             if args.idle:
                 base, server = start_server(env)
                 try:
-                    asyncio.run(idle(args, base, server.pid))
+                    run_loop(idle(args, base, server.pid))
                 finally:
                     server.terminate()
                     server.wait(timeout=30)

@@ -140,3 +140,36 @@ async def test_standard_library_records_below_log_level_are_not_even_built(
     assert uvicorn_logger.getEffectiveLevel() == logging.INFO > TRACE_LOG_LEVEL
     uvicorn_logger.debug("debug from the standard library")
     assert not [r for r in records(tmp_path) if "debug from the standard" in r["message"]]
+
+
+def test_size_rotation_counts_bytes_and_sees_other_writers(tmp_path: Path) -> None:
+    """The in-memory byte count rotates where loguru's own size rule would, and a
+    resync picks up lines another process appended to the same file."""
+    from botskis.core.logging import SizeRotation
+
+    path = tmp_path / "rot.log"
+    sink = logger.add(path, format="{message}", rotation=SizeRotation(2_000, resync_lines=5))
+    try:
+        for index in range(60):
+            logger.info(f"line {index:03d} " + "x" * 90)
+    finally:
+        logger.remove(sink)
+    files = sorted(tmp_path.glob("rot*.log"))
+    assert len(files) >= 3
+    assert all(f.stat().st_size <= 2_000 for f in files)
+    assert sum(f.read_text().count("\n") for f in files) == 60
+
+    other = tmp_path / "shared.log"
+    sink = logger.add(other, format="{message}", rotation=SizeRotation(2_000, resync_lines=1))
+    try:
+        logger.info("first")
+        with other.open("a") as foreign:  # another worker process's lines
+            foreign.write("y" * 1_990 + "\n")
+        logger.info("second")  # the resync sees 2,000 bytes: this one rotates
+        logger.info("third")
+    finally:
+        logger.remove(sink)
+    rotated = sorted(tmp_path.glob("shared*.log"))
+    assert len(rotated) == 2
+    current = other.read_text()
+    assert "second" in current and "third" in current and "y" * 10 not in current

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -88,6 +89,39 @@ def _add_json_line(record: Record) -> None:
     record["extra"]["_json"] = json.dumps(line, default=str)
 
 
+ROTATE_BYTES = 500 * 1024 * 1024
+# Re-read the file's real size this often, so lines written by other processes
+# (serve --workers N shares the files) count towards the rotation too.
+SIZE_RESYNC_LINES = 1000
+
+
+class SizeRotation:
+    """Loguru's "500 MB" rotation seeks to the end of the file and asks its position
+    before every line: two system calls per line. This counts the bytes written
+    instead and asks the file system only every SIZE_RESYNC_LINES lines (and for
+    each new file after a rotation)."""
+
+    def __init__(self, limit: int, resync_lines: int = SIZE_RESYNC_LINES) -> None:
+        self.limit = limit
+        self.resync_lines = resync_lines
+        self.file: Any = None
+        self.size = 0
+        self.lines = 0
+
+    def __call__(self, message: str, file: Any) -> bool:
+        if file is not self.file or self.lines >= self.resync_lines:
+            self.file = file
+            self.size = os.fstat(file.fileno()).st_size
+            self.lines = 0
+        length = len(message.encode()) if not message.isascii() else len(message)
+        if self.size + length > self.limit:
+            self.file = None  # loguru opens a new file; its size is read on the next line
+            return True
+        self.size += length
+        self.lines += 1
+        return False
+
+
 def _json_format(_record: Record) -> str:
     # A callable, so loguru appends no traceback: the JSON line carries it.
     return "{extra[_json]}\n"
@@ -116,7 +150,7 @@ def setup_logging(settings: Settings) -> None:
         log_dir / "app.log",
         level=settings.log_level,
         format=file_format,
-        rotation="500 MB",
+        rotation=SizeRotation(ROTATE_BYTES),
         retention="10 days",
         enqueue=False,
         backtrace=False,
@@ -126,7 +160,7 @@ def setup_logging(settings: Settings) -> None:
         log_dir / "error.log",
         level="ERROR",
         format=file_format,
-        rotation="500 MB",
+        rotation=SizeRotation(ROTATE_BYTES),
         retention="30 days",
         enqueue=False,
         backtrace=True,

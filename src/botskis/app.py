@@ -23,6 +23,8 @@ from botskis.realtime.lifespan import start_realtime, stop_realtime
 from botskis.runtime.worker import RunWorker
 from botskis.users.token_cache import TokenCache
 
+OPENAPI_URL = "/openapi.json"
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -55,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Prometheus (/metrics) and loguru are this service's telemetry; FastAPI's
         # OpenTelemetry hooks would only look for providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # Added last (below): routes are matched in order, in Python, and the API's
+        # traffic should not first be compared with four documentation paths.
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.database = Database(settings)
@@ -66,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_middleware(app, settings, app.state.rate_limiter)
-    app.include_router(health.router)
     include_api(app)
     app.include_router(websocket.router)
+    app.include_router(health.router)
+    app.openapi_url = OPENAPI_URL
+    app.setup()  # /openapi.json, /docs, /docs/oauth2-redirect and /redoc, matched last
     return app

@@ -1,12 +1,14 @@
-"""The API's route tree. Private routes are included with a dependency that
-requires a user; public ones are listed apart on purpose, so a forgotten
-dependency cannot expose a route."""
+"""The API's route tree. Every route of a private router must take the caller
+(`CurrentUser` or anything built on `current_user`), or the app refuses to start;
+public ones are listed apart on purpose, so a forgotten dependency cannot expose
+a route."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -44,10 +46,35 @@ def include_api(app: FastAPI) -> None:
     so the order never changes which route answers (tests/users/test_login.py
     checks the public ones stay public)."""
     for router in PRIVATE:
-        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(current_user)])
+        require_caller(router)
+        app.include_router(router, prefix=API_PREFIX)
     for router in PUBLIC:
         app.include_router(router, prefix=API_PREFIX)
     document_bearer_auth(app)
+
+
+class UnauthenticatedRoute(RuntimeError):
+    """A private router has a route that does not take the caller."""
+
+
+def require_caller(router: APIRouter) -> None:
+    """Every route of a private router must depend on `current_user`, directly or
+    through another dependency. Checked at start-up instead of adding the
+    dependency to the whole router: the route's own `CurrentUser` would then be a
+    second dependency node, which every private request pays for."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and not _takes_caller(route.dependant):
+            methods = ",".join(sorted(route.methods or ()))
+            raise UnauthenticatedRoute(
+                f"{methods} {route.path} is in a private router but does not take the "
+                "caller: add a CurrentUser parameter or move it to a public router"
+            )
+
+
+def _takes_caller(dependant: Dependant) -> bool:
+    return dependant.call is current_user or any(
+        _takes_caller(sub) for sub in dependant.dependencies
+    )
 
 
 def _private_operations() -> set[tuple[str, str]]:

@@ -24,7 +24,7 @@ VaultDep = Annotated[Vault, Depends(get_vault)]
 
 
 @router.get("/kinds", response_model=list[schemas.CredentialKind])
-async def list_kinds() -> list[schemas.CredentialKind]:
+async def list_kinds(_user: CurrentUser) -> list[schemas.CredentialKind]:
     return [
         schemas.CredentialKind(
             name=kind.name,

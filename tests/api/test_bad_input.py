@@ -131,6 +131,17 @@ async def test_two_mebibyte_body_is_413(client: httpx.AsyncClient) -> None:
     assert "1048576" in str(body["detail"])
 
 
+async def test_a_get_that_declares_a_body_is_still_guarded(client: httpx.AsyncClient) -> None:
+    """Requests without Content-Length or Transfer-Encoding skip the body guard (they
+    cannot carry a body); one that frames a body is counted like any POST."""
+    account = await sign_up(client)
+    response = await client.request(
+        "GET", "/api/v1/users/me", content=b"x" * (2 * 1024 * 1024), headers=account.headers
+    )
+    assert_problem(response, 413)
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
+
+
 async def test_chunked_body_over_the_limit_is_413_without_reading_it_all(
     client: httpx.AsyncClient,
 ) -> None:

@@ -473,7 +473,20 @@ class BodyGuardMiddleware:
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
             await send_problem(scope, send, 422, "NUL characters are not allowed in text")
             return
+        if not _may_have_body(scope):
+            await self.app(scope, receive, send)
+            return
         await _BodyGuard(self.app, self.max_body_bytes, scope)(scope, receive, send)
+
+
+def _may_have_body(scope: Scope) -> bool:
+    """HTTP/1.1 frames a request body only with Content-Length or Transfer-Encoding
+    (RFC 9112 section 6.3): without either, the server reads no body at all, and
+    there is nothing to count or screen (most GETs take this path)."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
 
 
 class UnexpectedErrorMiddleware:

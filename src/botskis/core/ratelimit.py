@@ -106,6 +106,8 @@ class RateLimiter:
         self.retry_at = 0.0
         # When each counter's window ends, so a hit costs one storage call, not two.
         self.window_ends: dict[str, float] = {}
+        # Storage keys as `limits` spells them, built once per (limit, key).
+        self.storage_keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
 
     def client_address(self, scope: Scope) -> str:
         client = scope.get("client")
@@ -137,7 +139,12 @@ class RateLimiter:
         now = time.monotonic()
         if self.down_since is not None and now < self.retry_at:
             return None
-        storage_key = item.key_for(self.prefix, *key)
+        storage_key = self.storage_keys.get((item, key))
+        if storage_key is None:
+            storage_key = item.key_for(self.prefix, *key)
+            if len(self.storage_keys) >= MAX_REMEMBERED_WINDOWS:
+                self.storage_keys.clear()
+            self.storage_keys[(item, key)] = storage_key
         try:
             count = await self.storage.incr(storage_key, item.get_expiry())
             reset_at = await self._window_end(storage_key, count, item)

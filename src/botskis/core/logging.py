@@ -27,16 +27,16 @@ from botskis.config import Settings
 if TYPE_CHECKING:
     from loguru import Record
 
-# Static strings (loguru compiles them once and appends "\n{exception}" itself).
-TEXT_FORMAT = (
-    "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[request_id]} | "
-    "{name}:{function}:{line} - {message}{extra[_fields]}"
-)
+# The plain-text line (files, and a console that is not a terminal) is built once per
+# record by `_add_text_line` and written by every sink as is: loguru would otherwise
+# format the same fields again for each sink. Loguru appends "\n{exception}" itself.
+TEXT_FORMAT = "{extra[_line]}"
+# A terminal gets the short coloured form, formatted by loguru.
 CONSOLE_FORMAT = (
     "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
     "<cyan>{extra[request_id]}</cyan> | <level>{message}</level>{extra[_fields]}"
 )
-_COMPUTED = frozenset({"_fields", "_json"})
+_COMPUTED = frozenset({"_fields", "_json", "_line"})
 _HIDDEN = _COMPUTED | {"request_id"}
 
 
@@ -63,10 +63,19 @@ def _extra_fields(record: Record) -> str:
     return (" | " + " ".join(fields)) if fields else ""
 
 
-def _add_text_fields(record: Record) -> None:
-    """Patcher: the `key=value` tail, built once per record for every sink. The sink
-    formats stay static strings, which loguru compiles once instead of per line."""
-    record["extra"]["_fields"] = _extra_fields(record)
+def _add_text_line(record: Record) -> None:
+    """Patcher: the `key=value` tail for the coloured console and the whole plain
+    line (`2026-11-26 12:00:00.123 | INFO     | <request id> | module:function:line -
+    message | key=value ...`), built once per record for every sink."""
+    extra = record["extra"]
+    fields = _extra_fields(record)
+    extra["_fields"] = fields
+    time = record["time"]
+    extra["_line"] = (
+        f"{time:%Y-%m-%d %H:%M:%S}.{time.microsecond // 1000:03d} | "
+        f"{record['level'].name: <8} | {extra['request_id']} | "
+        f"{record['name']}:{record['function']}:{record['line']} - {record['message']}{fields}"
+    )
 
 
 def _add_json_line(record: Record) -> None:
@@ -133,14 +142,19 @@ def setup_logging(settings: Settings) -> None:
         logger.configure(extra={"request_id": "-"}, patcher=_add_json_line)
         console_format: Any = _json_format
         file_format: Any = _json_format
+        colorize: bool | None = False
     else:
-        logger.configure(extra={"request_id": "-"}, patcher=_add_text_fields)
-        console_format, file_format = CONSOLE_FORMAT, TEXT_FORMAT
+        logger.configure(extra={"request_id": "-"}, patcher=_add_text_line)
+        file_format = TEXT_FORMAT
+        if sys.stderr.isatty():
+            console_format, colorize = CONSOLE_FORMAT, None  # loguru honours NO_COLOR
+        else:
+            console_format, colorize = TEXT_FORMAT, False
     logger.add(
         sys.stderr,
         level=settings.log_level,
         format=console_format,
-        colorize=None if not settings.log_json else False,
+        colorize=colorize,
         backtrace=False,
         diagnose=False,
     )

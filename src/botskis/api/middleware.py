@@ -48,7 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from botskis.config import Settings
 from botskis.core import metrics
 from botskis.core.errors import PROBLEM_JSON, unexpected_error_response
-from botskis.core.ratelimit import ClientAddress, RateLimiter, record_result
+from botskis.core.ratelimit import ClientAddress, RateLimiter, RateLimitResult, record_result
 
 REQUEST_ID_HEADER = b"x-request-id"
 WEBSOCKET_SEND_KEY = "websocket_send"
@@ -229,6 +229,7 @@ def _log_request(scope: Scope, method: str, status: int, duration: float) -> Non
     ).info("request")
 
 
+NO_STORE = (b"cache-control", b"no-store")
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # /docs (Swagger UI) and /redoc load their assets from jsDelivr; inline scripts are
 # allowed by hash, computed from the page itself.
@@ -284,11 +285,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                headers.extend(self.headers)
-                headers.append(self.api_csp)
-                if authenticated and not any(n.lower() == b"cache-control" for n, _ in headers):
-                    headers.append((b"cache-control", b"no-store"))
+                own = message.get("headers", ())
+                headers = [*own, *self.headers, self.api_csp]
+                # Only the response's own headers can carry a Cache-Control already.
+                if authenticated and not any(n.lower() == b"cache-control" for n, _ in own):
+                    headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)
 
@@ -360,14 +361,11 @@ class RateLimitMiddleware:
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
-                tightest = state.get("rate_limit")
+                tightest: RateLimitResult | None = state.get("rate_limit")
                 if tightest is not None:
-                    headers = list(message.get("headers", ()))
-                    if not any(n.lower() == b"x-ratelimit-limit" for n, _ in headers):
-                        headers.extend(
-                            (k.encode(), v.encode()) for k, v in tightest.headers().items()
-                        )
-                        message["headers"] = headers
+                    own = message.get("headers", ())
+                    if not any(n.lower() == b"x-ratelimit-limit" for n, _ in own):
+                        message["headers"] = [*own, *tightest.raw_headers()]
             await send(message)
 
         await self.app(scope, receive, send_with_limits)

@@ -54,12 +54,16 @@ class RateLimitResult:
     def retry_after(self) -> int:
         return max(1, math.ceil(self.reset_at - time.time()))
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """X-RateLimit-* as ASGI header pairs, for a response that was let through."""
+        return [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(math.ceil(self.reset_at)).encode()),
+        ]
+
     def headers(self, *, rejected: bool = False) -> dict[str, str]:
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(math.ceil(self.reset_at)),
-        }
+        headers = {name.decode(): value.decode() for name, value in self.raw_headers()}
         if rejected:
             headers["Retry-After"] = str(self.retry_after)
         return headers

@@ -7,6 +7,10 @@ full middleware stack (request id, access log at LOG_LEVEL, security headers, th
 per-IP and per-user rate limits, body guard) and the real token check; only the
 limits are set too high to trigger.
 
+A third server is printed for reference, not as a target: a bare FastAPI app whose
+only work is the JWT check (a `Depends` that decodes the bearer token with PyJWT),
+the floor the issue compares the edge with ("about 0.11").
+
 Usage: .venv/bin/python -m bench.http [--rounds 5] [--seconds 3] [--connections 32]
        [--log-level INFO]
 """
@@ -22,9 +26,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import jwt
+from fastapi import Depends, FastAPI, Header
 
 from bench.server_process import bench_server, free_port
 
@@ -65,15 +71,33 @@ async def raw_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": RAW_BODY})
 
 
+BENCH_SECRET = "bench-secret-key-0123456789abcdef0123456789"
+
+
+def _jwt_subject(authorization: Annotated[str, Header()]) -> str:
+    token = authorization.removeprefix("Bearer ")
+    claims = jwt.decode(token, BENCH_SECRET, algorithms=["HS256"])
+    return str(claims["sub"])
+
+
+jwt_only_app = FastAPI()
+
+
+@jwt_only_app.get("/me")
+async def jwt_only_me(subject: Annotated[str, Depends(_jwt_subject)]) -> dict[str, Any]:
+    """The reference floor: FastAPI with nothing but a JWT check."""
+    return {**json.loads(RAW_BODY), "id": subject}
+
+
 @contextmanager
-def raw_server() -> Iterator[str]:
+def raw_server(app: str = "bench.http:raw_app") -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench.http:raw_app",
+            app,
             "--port",
             str(port),
             "--workers",
@@ -201,10 +225,15 @@ def main() -> None:
     except ImportError:
         pass
 
-    env = {"LOG_LEVEL": args.log_level, "WORKER_EMBEDDED": "false"}
+    env = {"LOG_LEVEL": args.log_level, "WORKER_EMBEDDED": "false", "SECRET_KEY": BENCH_SECRET}
     raws: list[tuple[float, float, int]] = []
     apis: list[tuple[float, float, int]] = []
-    with bench_server(env) as api_base, raw_server() as raw_base:
+    floors: list[tuple[float, float, int]] = []
+    with (
+        bench_server(env) as api_base,
+        raw_server() as raw_base,
+        raw_server("bench.http:jwt_only_app") as floor_base,
+    ):
         account = {
             "email": "bench@example.com",
             "password": "bench-password-123",
@@ -224,18 +253,30 @@ def main() -> None:
                     load(api_base, "/api/v1/users/me", auth, args.seconds, args.connections)
                 )
             )
+            floors.append(
+                asyncio.run(load(floor_base, "/me", auth, args.seconds, args.connections))
+            )
     ratios = sorted(api[0] / raw[0] for raw, api in zip(raws, apis, strict=True))
+    floor_ratios = sorted(f[0] / raw[0] for raw, f in zip(raws, floors, strict=True))
     print(
         f"connections={args.connections} rounds={args.rounds} x {args.seconds}s per server "
         f"LOG_LEVEL={args.log_level}"
     )
-    for name, runs in (("raw ASGI app:", raws), ("GET /api/v1/users/me:", apis)):
+    for name, runs in (
+        ("raw ASGI app:", raws),
+        ("GET /api/v1/users/me:", apis),
+        ("FastAPI + JWT only:", floors),
+    ):
         rps = statistics.median(r[0] for r in runs)
         p99 = statistics.median(r[1] for r in runs)
         failures = sum(r[2] for r in runs)
         print(f"{name:24s}{rps:9.0f} req/s  p99 {p99:7.2f} ms  non-200: {failures}  (medians)")
     print("ratio per round:        " + " ".join(f"{r:.3f}" for r in ratios))
     print(f"ratio botskis/raw:       {statistics.median(ratios):9.3f}  (median; target >= 0.10)")
+    print(
+        f"ratio JWT-only/raw:      {statistics.median(floor_ratios):9.3f}  "
+        "(median; the reference floor)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,13 +17,21 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from loguru import logger
 from sqlalchemy import select
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from botskis.agents.models import Agent
 from botskis.api.middleware import WEBSOCKET_SEND_KEY
 from botskis.config import Settings
 from botskis.core.security import InvalidToken
 from botskis.database.connection import Database
-from botskis.realtime.hub import Connection, Hub, TooManyConnections, control_message
+from botskis.realtime.hub import (
+    Connection,
+    FrameWriter,
+    Hub,
+    TooManyConnections,
+    control_message,
+)
 from botskis.users.service import resolve_token
 
 router = APIRouter()
@@ -74,7 +82,9 @@ async def _send_loop(websocket: WebSocket, conn: Connection) -> None:
     try:
         while True:
             text, replay = await conn.queue.get()
+            conn.busy = True
             await send({"type": "websocket.send", "text": text})
+            conn.busy = False
             conn.sent(replay)
     except asyncio.CancelledError:
         if conn.close_code is not None:
@@ -83,6 +93,35 @@ async def _send_loop(websocket: WebSocket, conn: Connection) -> None:
         raise
     except Exception:  # the peer went away mid-send; the receive loop notices too
         return
+
+
+def _frame_writer(send: Any) -> FrameWriter | None:
+    """A synchronous writer of whole frames for this socket, or None.
+
+    Only for uvicorn's websockets-sansio protocol (what `botskis serve` runs), whose
+    ASGI send is a method of the connection's protocol object: data frames there are
+    whole frames written to the transport, so writing the same bytes directly keeps
+    the byte stream intact. It says no (the message is queued and sent the ordinary
+    way) once the connection is not open any more, a close was sent, or the
+    transport asked the protocol to pause writing; with an extension active (none
+    is offered: per-message deflate is off) there is no writer at all."""
+    protocol = getattr(send, "__self__", None)
+    if not isinstance(protocol, WebSocketsSansIOProtocol) or protocol.conn.extensions:
+        return None  # extensions (compression) are negotiated once, at the handshake
+    transport, writable, conn = protocol.transport, protocol.writable, protocol.conn
+
+    def write(frame: bytes) -> bool:
+        if (
+            protocol.close_sent
+            or not writable.is_set()
+            or conn.state is not State.OPEN
+            or transport.is_closing()
+        ):
+            return False
+        transport.write(frame)
+        return True
+
+    return write
 
 
 def _error(hub: Hub, conn: Connection, detail: str) -> None:
@@ -201,6 +240,7 @@ async def user_socket(websocket: WebSocket, user_id: str) -> None:
         )
         await websocket.close(code=CLOSE_POLICY_VIOLATION, reason="too many connections")
         return
+    conn.write_now = _frame_writer(websocket.scope["state"].get(WEBSOCKET_SEND_KEY))
     sender = asyncio.create_task(_send_loop(websocket, conn))
     conn.on_close = sender.cancel
     try:

@@ -34,12 +34,21 @@ def channel() -> str:
 
 
 @pytest.fixture(scope="session")
+def deployment_prefix() -> str:
+    """One Redis key prefix for both API processes, as in one deployment: they share
+    rate-limit counters, token-cache invalidations and the per-user socket count."""
+    return f"rt-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
 def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("rt-server") / "logs"
 
 
 @pytest.fixture(scope="session")
-def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Iterator[str]:
+def server(
+    live_db: str, redis_url: str, channel: str, server_logs: Path, deployment_prefix: str
+) -> Iterator[str]:
     """One `botskis serve` shared by the real-time tests (each uses its own accounts):
     a small send queue and 3 sockets per user."""
     env = server_env(
@@ -47,6 +56,7 @@ def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Ite
         server_logs,
         REDIS_URL=redis_url,
         EVENTS_CHANNEL=channel,
+        RATE_LIMIT_PREFIX=deployment_prefix,
         WS_MAX_PER_USER="3",
         WS_SEND_QUEUE="16",
         HTTP_ALLOWLIST="127.0.0.1",
@@ -57,7 +67,11 @@ def server(live_db: str, redis_url: str, channel: str, server_logs: Path) -> Ite
 
 @pytest.fixture(scope="session")
 def second_server(
-    live_db: str, redis_url: str, channel: str, tmp_path_factory: pytest.TempPathFactory
+    live_db: str,
+    redis_url: str,
+    channel: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    deployment_prefix: str,
 ) -> Iterator[str]:
     """Another API process on the same database and bus; it pings every second,
     so a peer that never answers is dropped quickly."""
@@ -66,6 +80,7 @@ def second_server(
         tmp_path_factory.mktemp("rt-second") / "logs",
         REDIS_URL=redis_url,
         EVENTS_CHANNEL=channel,
+        RATE_LIMIT_PREFIX=deployment_prefix,
         WS_PING_INTERVAL="1",
         WS_PING_TIMEOUT="1",
     )

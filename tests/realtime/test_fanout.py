@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.live_server import server_env
 from tests.realtime.support import (
     Publisher,
+    receive,
     receive_until,
     redis_server,
     serve_process,
     sign_up_live,
     socket,
+    ws_url,
 )
 
 pytestmark = pytest.mark.e2e
@@ -72,3 +78,30 @@ async def test_shutdown_closes_sockets_with_1001(
             await ws.wait_closed()
             assert ws.close_code == 1001
         process.wait(timeout=30)
+
+
+async def test_the_socket_limit_counts_the_users_sockets_on_every_api_process(
+    server: str, second_server: str
+) -> None:
+    """`server` allows 3 sockets per user, `second_server` 10: three sockets on the
+    second process leave no place on the first, and closing one frees it."""
+    account = sign_up_live(server)
+    url = ws_url(server, account.id, token=account.token)
+    async with contextlib.AsyncExitStack() as stack:
+        elsewhere = [
+            await stack.enter_async_context(socket(second_server, account)) for _ in range(3)
+        ]
+        async with connect(url) as refused:
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive(refused)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        await elsewhere[0].close()
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:  # the second process releases the place when its handler ends
+            async with connect(url) as retry:
+                try:
+                    assert (await receive(retry))["type"] == "connected"
+                    break
+                except ConnectionClosed:
+                    assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)

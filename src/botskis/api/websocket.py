@@ -32,6 +32,7 @@ from botskis.realtime.hub import (
     TooManyConnections,
     control_message,
 )
+from botskis.realtime.socket_quota import SocketQuota
 from botskis.users.service import resolve_token
 
 router = APIRouter()
@@ -230,15 +231,30 @@ async def user_socket(websocket: WebSocket, user_id: str) -> None:
     if hub.closing:
         await websocket.close(code=1001, reason="server shutting down")
         return
+    quota: SocketQuota = websocket.app.state.socket_quota
+    if not await quota.acquire(authenticated):
+        await _refuse_too_many(websocket, authenticated)
+        return
+    try:
+        await _serve_socket(websocket, hub, authenticated)
+    finally:
+        await quota.release(authenticated)
+
+
+async def _refuse_too_many(websocket: WebSocket, user_id: uuid.UUID) -> None:
+    logger.bind(security=True, user_id=str(user_id)).warning(
+        "websocket refused: too many connections"
+    )
+    await websocket.close(code=CLOSE_POLICY_VIOLATION, reason="too many connections")
+
+
+async def _serve_socket(websocket: WebSocket, hub: Hub, authenticated: uuid.UUID) -> None:
     conn = hub.new_connection(authenticated)
     since = websocket.query_params.get("since_seq")
     try:
         await hub.connect(conn, since_seq=int(since) if since and since.isdigit() else None)
     except TooManyConnections:
-        logger.bind(security=True, user_id=str(authenticated)).warning(
-            "websocket refused: too many connections"
-        )
-        await websocket.close(code=CLOSE_POLICY_VIOLATION, reason="too many connections")
+        await _refuse_too_many(websocket, authenticated)
         return
     conn.write_now = _frame_writer(websocket.scope["state"].get(WEBSOCKET_SEND_KEY))
     sender = asyncio.create_task(_send_loop(websocket, conn))

@@ -18,6 +18,7 @@ from botskis.realtime.bus import create_bus
 from botskis.realtime.hub import Hub
 from botskis.realtime.metrics import dashboard_metrics
 from botskis.realtime.sink import attach
+from botskis.realtime.socket_quota import SocketQuota
 
 CLOSE_GOING_AWAY = 1001
 TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']+", re.IGNORECASE)
@@ -88,6 +89,9 @@ async def start_realtime(app: FastAPI, settings: Settings, database: Database) -
     bus.listen(hub.deliver, hub.catch_up)
     await bus.start()
     attach(database, bus)
+    quota = SocketQuota(settings)
+    await quota.start()
+    app.state.socket_quota = quota
     app.state.hub = hub
     app.state.bus = bus
     app.state.restore_exit_signals = _going_away_on_exit_signal(hub)
@@ -100,3 +104,4 @@ async def stop_realtime(app: FastAPI) -> None:
     app.state.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
     app.state.database.event_sink = None
     await app.state.bus.stop()
+    await app.state.socket_quota.stop()

@@ -3,8 +3,11 @@ forgetting a process that died, and failing open while Redis is away."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
+
+from redis.asyncio import Redis
 
 from botskis.config import Settings
 from botskis.core.logging import setup_logging
@@ -76,3 +79,25 @@ async def test_redis_away_fails_open_and_is_logged_once(tmp_path: Path) -> None:
     app_log = (tmp_path / "logs" / "app.log").read_text().splitlines()
     lines = [line for line in app_log if "quota storage" in line]
     assert len(lines) == 1, lines
+
+
+async def test_after_an_outage_the_process_counts_its_sockets_afresh(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """A socket closed while Redis did not answer must not keep its place: the
+    process re-registers under a new name with its true counts."""
+    shared = SocketQuota(settings(redis_url, tmp_path, limit=1))
+    await shared.start()
+    admin = Redis.from_url(redis_url)
+    user = uuid.uuid4()
+    try:
+        assert await shared.acquire(user)
+        await admin.execute_command("CLIENT", "PAUSE", 2500, "ALL")
+        await shared.release(user)  # times out: Redis still counts the socket
+        assert shared.down
+        await asyncio.sleep(1.0)  # the pause ends
+        assert await shared.acquire(user)
+        assert not await shared.acquire(user)
+    finally:
+        await shared.stop()
+        await admin.aclose()

@@ -8,8 +8,10 @@ liveness key alive, and the script drops the counts of processes whose key has
 expired, so a killed process does not hold its sockets' places for ever.
 
 If Redis is unreachable the quota fails open (each process still enforces the
-limit for its own sockets), logs that once per outage, and counts again when
-Redis is back.
+limit for its own sockets) and logs that once per outage. Sockets opened or
+closed meanwhile were not counted in Redis, so when it is back the process
+re-registers under a new name with its own true counts; the old name's counts
+are dropped like those of a dead process.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import Counter
 
 from loguru import logger
 from redis.asyncio import Redis
@@ -65,6 +68,8 @@ class SocketQuota:
         self.redis: Redis | None = None
         self.refresher: asyncio.Task[None] | None = None
         self.down = False
+        # This process's sockets per user: the truth to re-register after an outage.
+        self.local: Counter[uuid.UUID] = Counter()
 
     def _user_key(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:user:{user_id}"
@@ -99,6 +104,8 @@ class SocketQuota:
         if self.redis is None:
             return True
         try:
+            if self.down:
+                await self._reregister()
             admitted = await self.redis.eval(  # type: ignore[misc]
                 ACQUIRE,
                 1,
@@ -109,13 +116,19 @@ class SocketQuota:
             )
         except Exception as exc:
             self._lost(exc)
-            return True
-        self._back()
+            admitted = 1
+        if admitted:
+            self.local[user_id] += 1
         return bool(admitted)
 
     async def release(self, user_id: uuid.UUID) -> None:
         if self.redis is None:
             return
+        self.local[user_id] -= 1
+        if self.local[user_id] <= 0:
+            del self.local[user_id]
+        if self.down:
+            return  # counted again from `local` when Redis is back
         try:
             await self.redis.eval(  # type: ignore[misc]
                 RELEASE, 1, self._user_key(user_id), self.process
@@ -126,11 +139,25 @@ class SocketQuota:
     async def _mark_alive(self) -> None:
         assert self.redis is not None
         try:
+            if self.down:
+                await self._reregister()
             await self.redis.set(self._liveness_prefix + self.process, 1, ex=PROCESS_TTL_SECONDS)
         except Exception as exc:
             self._lost(exc)
-        else:
-            self._back()
+
+    async def _reregister(self) -> None:
+        """After an outage: a new name carrying this process's true counts."""
+        assert self.redis is not None
+        fresh = uuid.uuid4().hex
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._liveness_prefix + fresh, 1, ex=PROCESS_TTL_SECONDS)
+            for user_id, count in self.local.items():
+                pipe.hset(self._user_key(user_id), fresh, count)
+            pipe.delete(self._liveness_prefix + self.process)
+            await pipe.execute()
+        self.process = fresh
+        self.down = False
+        logger.warning("socket quota storage reachable again; this process's sockets re-counted")
 
     async def _keep_alive(self) -> None:
         while True:
@@ -143,8 +170,3 @@ class SocketQuota:
             logger.bind(error=type(exc).__name__).error(
                 "socket quota storage unreachable; each process limits only its own sockets"
             )
-
-    def _back(self) -> None:
-        if self.down:
-            self.down = False
-            logger.warning("socket quota storage reachable again")

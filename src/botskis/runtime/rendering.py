@@ -58,6 +58,17 @@ ENVIRONMENT = make_environment()
 # Compiling is most of the cost of a render; every run of a template renders the
 # same strings, so compiled ones are kept (a compile error is not cached).
 COMPILED_CACHE_SIZE = 4096
+# What a user's template can raise while rendering (`{{ 1 // 0 }}`, `{{ x[9] }}`,
+# ...): the step's own error, not a crash of the engine.
+RENDER_ERRORS = (
+    TemplateError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    ArithmeticError,
+)
 
 
 @lru_cache(maxsize=COMPILED_CACHE_SIZE)
@@ -83,7 +94,7 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
             # of raising; touching it raises the error that names what is missing.
             str(value)
         return value
-    except (TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+    except RENDER_ERRORS as exc:
         raise RenderError(expression, str(exc)) from exc
 
 
@@ -96,7 +107,7 @@ def render_value(value: Any, context: Mapping[str, Any]) -> Any:
             return evaluate(single.group("expr"), context)
         try:
             return _compiled_template(value).render(**context)
-        except (TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        except RENDER_ERRORS as exc:
             raise RenderError(value, str(exc)) from exc
     if isinstance(value, Mapping):
         return {key: render_value(item, context) for key, item in value.items()}

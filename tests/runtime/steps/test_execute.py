@@ -137,6 +137,26 @@ async def test_render_error_names_the_expression(make_context: ContextFactory) -
     assert "has no attribute 'email'" in failure.value.message
 
 
+@pytest.mark.parametrize(
+    ("template", "named"),
+    [
+        ("{{ input.n // 0 }}", "input.n // 0"),
+        ("total: {{ input.n % 0 }}", "total: {{ input.n % 0 }}"),
+        ("{{ input.items[5] }}", "input.items[5]"),
+        ("{{ 10.0 ** 400 }}", "10.0 ** 400"),
+    ],
+)
+async def test_arithmetic_and_index_errors_in_a_template_are_render_errors(
+    make_context: ContextFactory, template: str, named: str
+) -> None:
+    """A user's bad arithmetic fails the step naming the template, not the engine."""
+    harness = make_context(variables={"input": {"n": 3, "items": [1]}})
+    with pytest.raises(StepFailure) as failure:
+        await execute_step(step("transform", {"values": {"x": template}}), harness.ctx)
+    assert failure.value.kind == "render" and not failure.value.transient
+    assert named in failure.value.message
+
+
 async def test_render_error_in_when_names_it(make_context: ContextFactory) -> None:
     harness = make_context()
     with pytest.raises(StepFailure) as failure:

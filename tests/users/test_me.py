@@ -1,7 +1,12 @@
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
 
-from tests.users.factories import sign_up
+from botskis.database.connection import Database
+from botskis.users import schemas
+from botskis.users.models import User
+from tests.users.factories import log_in, sign_up
 
 
 async def test_update_profile(client: httpx.AsyncClient) -> None:
@@ -82,3 +87,63 @@ async def test_no_unauthenticated_user_lookup(client: httpx.AsyncClient) -> None
     account = await sign_up(client)
     assert (await client.get(f"/api/v1/users/{account.id}")).status_code in {401, 404, 405}
     assert (await client.get("/api/v1/users")).status_code == 401
+
+
+async def test_me_body_follows_every_change_of_the_caller(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """GET /users/me serves a body rendered once per cached snapshot of the caller:
+    it must change with the row, whoever changes it."""
+    account = await sign_up(client, full_name="Before")
+    first = await client.get("/api/v1/users/me", headers=account.headers)
+    assert first.json()["full_name"] == "Before"
+    patched = await client.patch(
+        "/api/v1/users/me", headers=account.headers, json={"full_name": "After"}
+    )
+    assert patched.status_code == 200
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).json() == patched.json()
+    database: Database = app.state.database
+    async with database.transaction() as session:
+        user = await session.scalar(select(User).where(User.email == account.email))
+        assert user is not None
+        user.plan = "pro"
+        user.company = "Elsewhere"
+    again = await client.get("/api/v1/users/me", headers=account.headers)
+    assert (again.json()["plan"], again.json()["company"]) == ("pro", "Elsewhere")
+
+
+async def test_me_body_after_a_password_change_is_the_new_sessions(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(client)
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
+    changed = await client.post(
+        "/api/v1/users/me/password",
+        headers=account.headers,
+        json={"current_password": account.password, "new_password": "a brand new password"},
+    )
+    assert changed.status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+    token = await log_in(client, account.email, "a brand new password")
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert (me.status_code, me.json()["email"]) == (200, account.email)
+
+
+async def test_me_body_is_each_callers_own(client: httpx.AsyncClient) -> None:
+    first = await sign_up(client, full_name="First")
+    second = await sign_up(client, full_name="Second")
+    for _ in range(2):
+        for account, name in ((first, "First"), (second, "Second")):
+            me = await client.get("/api/v1/users/me", headers=account.headers)
+            assert (me.json()["id"], me.json()["full_name"]) == (account.id, name)
+
+
+async def test_me_body_is_the_user_schema(client: httpx.AsyncClient) -> None:
+    account = await sign_up(client, full_name="Schema")
+    for _ in range(2):  # rendered, then served from the cached snapshot
+        me = await client.get("/api/v1/users/me", headers=account.headers)
+        assert me.headers["content-type"] == "application/json"
+        assert me.headers["cache-control"] == "no-store"
+        body = me.json()
+        assert schemas.User.model_validate(body).model_dump(mode="json") == body
+        assert set(body) == set(schemas.User.model_fields)

@@ -13,6 +13,7 @@ from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
 from botskis.users import schemas, service
 from botskis.users.models import User
+from botskis.users.token_cache import TokenCache
 
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["users"])
@@ -92,8 +93,15 @@ async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) 
 
 
 @router.get("/users/me", response_model=schemas.User)
-async def read_me(user: CurrentUser) -> User:
-    return user
+async def read_me(request: Request, user: CurrentUser) -> Response:
+    """The body is rendered once per cached snapshot of the caller, not validated and
+    serialised again on every call: every dashboard polls this route."""
+    cache: TokenCache = request.app.state.token_cache
+    return Response(cache.profile_json(user, _profile_json), media_type="application/json")
+
+
+def _profile_json(user: User) -> bytes:
+    return schemas.User.model_validate(user).model_dump_json().encode()
 
 
 @router.patch("/users/me", response_model=schemas.User)

@@ -26,7 +26,7 @@ import json
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,11 +47,14 @@ _caches: weakref.WeakSet[TokenCache] = weakref.WeakSet()
 _background: set[asyncio.Task[None]] = set()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _UserState:
     user: User
     revoked: frozenset[str]
     loaded_at: float
+    # GET /users/me's JSON body, made from `user` on first use: it lives and dies
+    # with this snapshot, so any change that reloads the user also drops it.
+    profile_json: bytes | None = None
 
 
 class TokenCache:
@@ -104,6 +107,16 @@ class TokenCache:
         if self.ttl > 0 and epoch == self.epoch:
             self.users[user_id] = state
         return state
+
+    def profile_json(self, user: User, render: Callable[[User], bytes]) -> bytes:
+        """`render(user)`, kept with the cached snapshot it was made from (computed
+        afresh for a snapshot that is no longer, or never was, the cached one)."""
+        state = self.users.get(user.id)
+        if state is None or state.user is not user:
+            return render(user)
+        if state.profile_json is None:
+            state.profile_json = render(user)
+        return state.profile_json
 
     def invalidate(self, user_ids: Iterable[uuid.UUID]) -> None:
         self.epoch += 1

@@ -47,10 +47,51 @@ def include_api(app: FastAPI) -> None:
     checks the public ones stay public)."""
     for router in PRIVATE:
         require_caller(router)
-        app.include_router(router, prefix=API_PREFIX)
+        add_routes(app, router, API_PREFIX)
     for router in PUBLIC:
-        app.include_router(router, prefix=API_PREFIX)
+        add_routes(app, router, API_PREFIX)
     document_bearer_auth(app)
+
+
+def add_routes(app: FastAPI, router: APIRouter, prefix: str) -> None:
+    """The router's routes, re-created on the app itself under `prefix`, as FastAPI
+    before 0.16x's `include_router` did. Its `include_router` now keeps the router
+    nested and matches the path twice through it (once to choose the router, again
+    inside it), about a tenth of a small request's work. The router has already
+    folded its own tags, dependencies and responses into each route."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise TypeError(f"{route!r}: only HTTP routes can be added to the app directly")
+        app.router.add_api_route(
+            prefix + route.path,
+            route.endpoint,
+            response_model=route.response_model,
+            status_code=route.status_code,
+            tags=route.tags,
+            dependencies=route.dependencies,
+            summary=route.summary,
+            description=route.description,
+            response_description=route.response_description,
+            responses=route.responses,
+            deprecated=route.deprecated,
+            methods=route.methods,
+            operation_id=route.operation_id,
+            response_model_include=route.response_model_include,
+            response_model_exclude=route.response_model_exclude,
+            response_model_by_alias=route.response_model_by_alias,
+            response_model_exclude_unset=route.response_model_exclude_unset,
+            response_model_exclude_defaults=route.response_model_exclude_defaults,
+            response_model_exclude_none=route.response_model_exclude_none,
+            include_in_schema=route.include_in_schema,
+            response_class=route.response_class,
+            name=route.name,
+            callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+            generate_unique_id_function=route.generate_unique_id_function,
+            strict_content_type=route.strict_content_type,
+            max_body_size=route.max_body_size,
+            form_limits=route.form_limits,
+        )
 
 
 class UnauthenticatedRoute(RuntimeError):

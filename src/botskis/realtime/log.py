@@ -32,21 +32,23 @@ REPLAY_MAX_AGE = timedelta(hours=24)
 PRUNE_EVERY = 100
 
 
-async def _advance_cursor(session: AsyncSession, user_id: uuid.UUID, count: int) -> int:
-    """Reserve `count` seqs for the user; returns the last one."""
+async def _advance_cursors(
+    session: AsyncSession, counts: dict[uuid.UUID, int]
+) -> dict[uuid.UUID, int]:
+    """Reserve `counts[user]` seqs for each user in one upsert; returns each
+    user's last seq. Rows are locked in a fixed order (by id as text), so two
+    transactions touching the same users cannot deadlock."""
     dialect = session.get_bind().dialect.name
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        upsert(EventCursor)
-        .values(user_id=user_id, last_seq=count)
-        .on_conflict_do_update(
-            index_elements=[EventCursor.user_id],
-            set_={"last_seq": EventCursor.last_seq + count},
-        )
-        .returning(EventCursor.last_seq)
+    users = sorted(counts, key=str)
+    values = upsert(EventCursor).values(
+        [{"user_id": user_id, "last_seq": counts[user_id]} for user_id in users]
     )
-    last: int = (await session.execute(statement)).scalar_one()
-    return last
+    statement = values.on_conflict_do_update(
+        index_elements=[EventCursor.user_id],
+        set_={"last_seq": EventCursor.last_seq + values.excluded.last_seq},
+    ).returning(EventCursor.user_id, EventCursor.last_seq)
+    return {user_id: last for user_id, last in await session.execute(statement)}
 
 
 async def record_pending(session: AsyncSession) -> None:
@@ -58,12 +60,13 @@ async def record_pending(session: AsyncSession) -> None:
     for index, event in enumerate(pending):
         by_user[event.user_id].append(index)
     result = list(pending)
-    # A fixed lock order, so two transactions touching the same users cannot deadlock.
-    for user_id in sorted(by_user, key=str):
-        indexes = by_user[user_id]
-        last = await _advance_cursor(session, user_id, len(indexes))
+    lasts = await _advance_cursors(
+        session, {user_id: len(indexes) for user_id, indexes in by_user.items()}
+    )
+    rows: list[dict[str, Any]] = []
+    for user_id, indexes in by_user.items():
+        last = lasts[user_id]
         first = last - len(indexes) + 1
-        rows: list[dict[str, Any]] = []
         for offset, index in enumerate(indexes):
             fields = to_jsonable_python(pending[index].fields)
             event = dataclasses.replace(pending[index], seq=first + offset, fields=fields)
@@ -78,8 +81,10 @@ async def record_pending(session: AsyncSession) -> None:
                     "created_at": event.created_at,
                 }
             )
-        await session.execute(insert(LoggedEvent), rows)
-        if last // PRUNE_EVERY == (first - 1) // PRUNE_EVERY:
+    await session.execute(insert(LoggedEvent), rows)
+    for user_id, indexes in by_user.items():
+        last = lasts[user_id]
+        if last // PRUNE_EVERY == (last - len(indexes)) // PRUNE_EVERY:
             continue
         await session.execute(
             delete(LoggedEvent).where(

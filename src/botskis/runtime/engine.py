@@ -3,9 +3,10 @@
 Each step is attempted through the step engine (`steps.execute_step`, one
 attempt), retried here when its failure is transient, and checkpointed in
 `run_steps` when it finishes. A run resumed after a crash skips the steps that
-have a checkpoint, so their side effects are not repeated. Every write is
-conditional on this worker still holding the run: a run that was cancelled or
-reclaimed (lease lost) stops at its next checkpoint.
+have a checkpoint, so their side effects are not repeated. Writes go through
+the worker's `RunWriter` (group commit) and are conditional on this worker
+still holding the run: a run that was cancelled or reclaimed (lease lost)
+stops at its next checkpoint.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from typing import Any
 
 import httpx
 from loguru import logger
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
 from botskis.config import Settings
@@ -32,22 +31,17 @@ from botskis.database.connection import Database
 from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.notifications.service import create_notification
 from botskis.runs.models import Run, RunStep
-from botskis.runs.service import elapsed_ms, run_update
-from botskis.runtime import healing
+from botskis.runs.service import elapsed_ms
 from botskis.runtime.errors import RunStopped, StepFailure
+from botskis.runtime.run_writer import LeaseLost, RunWrite, RunWriter
 from botskis.runtime.steps import execute_step
 from botskis.runtime.steps.base import StepContext
-from botskis.runtime.wakeup import wake_workers_after_commit
 from botskis.runtime.workflow import RetryPolicy, Step, Workflow
 
 MAX_ERROR_CHARS = 2000
 # Steps without side effects: recomputing them after a crash is harmless, so
 # their records wait for the next checkpoint instead of costing a commit each.
 PURE_KINDS = frozenset({"transform", "filter"})
-
-
-class LeaseLost(Exception):
-    """The run was cancelled or reclaimed by another worker; stop quietly."""
 
 
 @dataclass
@@ -132,6 +126,17 @@ async def attempt_step(step: Step, ctx: StepContext) -> StepOutcome:
         )
 
 
+@dataclass
+class ClaimedRun:
+    """A run as its claim left it, with what executing it needs: loaded in the
+    claiming transaction so a run costs no query of its own before it starts."""
+
+    run: Run
+    agent: Agent
+    # Step records of earlier attempts, by step id (empty on a first attempt).
+    checkpoints: dict[str, RunStep]
+
+
 class RunExecution:
     """One claimed run on one worker."""
 
@@ -139,32 +144,21 @@ class RunExecution:
         self,
         database: Database,
         settings: Settings,
-        worker_id: str,
-        run_id: uuid.UUID,
+        writer: RunWriter,
+        claimed: ClaimedRun,
         http: httpx.AsyncClient,
     ) -> None:
         self.database = database
         self.settings = settings
+        self.writer = writer
         self.http = http
+        self.claimed = claimed
         # Records of finished steps not yet committed (see PURE_KINDS).
-        self.pending: list[RunStep] = []
-        self.worker_id = worker_id
-        self.run_id = run_id
-        self.log = logger.bind(run_id=str(run_id), worker_id=worker_id)
+        self.pending: list[dict[str, Any]] = []
+        self.log = logger.bind(run_id=str(claimed.run.id), worker_id=writer.worker_id)
 
     async def execute(self) -> None:
-        async with self.database.transaction() as session:
-            run = await session.get(Run, self.run_id)
-            if run is None or run.status != "running" or run.worker_id != self.worker_id:
-                return
-            agent = await session.get(Agent, run.agent_id)
-            if agent is None:
-                return
-            done = {
-                s.step_id: s
-                for s in await session.scalars(select(RunStep).where(RunStep.run_id == run.id))
-            }
-            session.expunge_all()
+        run, agent, done = self.claimed.run, self.claimed.agent, self.claimed.checkpoints
         started_at = run.started_at or utcnow()
         deadline = started_at + timedelta(seconds=agent.timeout_seconds)
         remaining = (deadline - utcnow()).total_seconds()
@@ -261,51 +255,31 @@ class RunExecution:
 
         return notify
 
-    async def _hold(self, session: AsyncSession, run: Run, **values: Any) -> None:
-        """Extend the lease, proving this worker still holds the running run."""
-        values.setdefault(
-            "lease_expires_at", utcnow() + timedelta(seconds=self.settings.worker_lease_seconds)
-        )
-        result = await session.execute(
-            update(Run)
-            .where(Run.id == run.id, Run.status == "running", Run.worker_id == self.worker_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            raise LeaseLost()
-
     @staticmethod
-    def record(run: Run, step: Step, position: int, outcome: StepOutcome) -> RunStep:
+    def record(run: Run, step: Step, position: int, outcome: StepOutcome) -> dict[str, Any]:
+        """A `run_steps` row, as the values the run writer inserts."""
         finished = utcnow()
-        return RunStep(
-            id=uuid.uuid4(),
-            run_id=run.id,
-            step_id=step.id,
-            position=position,
-            kind=step.kind,
-            status=outcome.status,
-            attempts=outcome.attempts,
-            output=outcome.output,
-            error_kind=outcome.error_kind,
-            error_message=outcome.error_message,
-            tokens=outcome.tokens,
-            started_at=outcome.started_at,
-            finished_at=finished,
-            duration_ms=elapsed_ms(outcome.started_at, finished),
-        )
-
-    def _write_pending(self, session: AsyncSession, run: Run) -> None:
-        for record in self.pending:
-            session.add(record)
-            run_update(session, run, step={"id": record.step_id, "status": record.status})
-        self.pending = []
+        return {
+            "id": uuid.uuid4(),
+            "run_id": run.id,
+            "step_id": step.id,
+            "position": position,
+            "kind": step.kind,
+            "status": outcome.status,
+            "attempts": outcome.attempts,
+            "output": outcome.output,
+            "error_kind": outcome.error_kind,
+            "error_message": outcome.error_message,
+            "tokens": outcome.tokens,
+            "started_at": outcome.started_at,
+            "finished_at": finished,
+            "duration_ms": elapsed_ms(outcome.started_at, finished),
+        }
 
     async def checkpoint(self, run: Run) -> None:
         """Commit the finished steps' records: a resumed run starts after them."""
-        async with self.database.transaction() as session:
-            await self._hold(session, run, **({"auto_healed": True} if run.auto_healed else {}))
-            self._write_pending(session, run)
+        records, self.pending = self.pending, []
+        await self.writer.write(RunWrite(run, records))
 
     async def finish(
         self,
@@ -324,37 +298,20 @@ class RunExecution:
             if status == "failed"
             else None
         )
+        records, self.pending = self.pending, []
+        final = {
+            "status": status,
+            "finished_at": now,
+            "duration_ms": duration,
+            "error_kind": error_kind,
+            "error_message": error_message,
+            "error_step": error_step,
+            "error_fingerprint": fingerprint,
+            "stopped_reason": stopped_reason,
+            "auto_healed": run.auto_healed,
+        }
         try:
-            async with self.database.transaction() as session:
-                await self._hold(
-                    session,
-                    run,
-                    status=status,
-                    finished_at=now,
-                    duration_ms=duration,
-                    error_kind=error_kind,
-                    error_message=error_message,
-                    error_step=error_step,
-                    error_fingerprint=fingerprint,
-                    stopped_reason=stopped_reason,
-                    auto_healed=run.auto_healed,
-                    worker_id=None,
-                    lease_expires_at=None,
-                )
-                self._write_pending(session, run)
-                run.status = status
-                run.error_kind = error_kind
-                run.error_message = error_message
-                run_update(
-                    session,
-                    run,
-                    duration_ms=duration,
-                    error_kind=error_kind,
-                    error_message=error_message,
-                )
-                await healing.record_outcome(session, self.settings, run)
-                # A slot (per agent, per user) opened: queued runs may now start.
-                await wake_workers_after_commit(session)
+            await self.writer.write(RunWrite(run, records, final))
         except LeaseLost:
             self.log.info("run cancelled or reclaimed before it finished")
             return

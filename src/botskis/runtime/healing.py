@@ -13,7 +13,7 @@ import uuid
 from datetime import timedelta
 
 from loguru import logger
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
@@ -53,45 +53,77 @@ def _agent_update(session: AsyncSession, agent: Agent) -> None:
 
 async def record_outcome(session: AsyncSession, settings: Settings, run: Run) -> None:
     """Update the agent's counters for a finished run and apply the healing rules."""
-    if run.status not in ("succeeded", "failed"):
-        return
-    succeeded = run.status == "succeeded"
-    now = utcnow()
-    error = None if succeeded else f"{run.error_kind}: {run.error_message}"[:2000]
+    await record_outcomes(session, settings, [run])
+
+
+async def record_outcomes(session: AsyncSession, settings: Settings, runs: list[Run]) -> None:
+    """`record_outcome` for many finished runs with one UPDATE per round.
+
+    A round holds at most one run per agent, so an agent's runs still count in
+    order, each seeing the counters its predecessor left (as one UPDATE per run
+    would); usually every run of a worker's batch belongs to another agent and
+    the whole batch is a single round.
+    """
+    rounds: list[dict[uuid.UUID, Run]] = []
+    for run in runs:
+        if run.status not in ("succeeded", "failed"):
+            continue
+        for round_ in rounds:
+            if run.agent_id not in round_:
+                round_[run.agent_id] = run
+                break
+        else:
+            rounds.append({run.agent_id: run})
+    for round_ in rounds:
+        await _count_round(session, settings, round_)
+
+
+async def _count_round(
+    session: AsyncSession, settings: Settings, runs: dict[uuid.UUID, Run]
+) -> None:
+    succeeded = [agent_id for agent_id, run in runs.items() if run.status == "succeeded"]
+    errors = {
+        agent_id: f"{run.error_kind}: {run.error_message}"[:2000]
+        for agent_id, run in runs.items()
+        if run.status != "succeeded"
+    }
+    is_success = Agent.id.in_(succeeded)
     values: dict[str, object] = {
         "total_runs": Agent.total_runs + 1,
-        "last_run_at": now,
-        "successful_runs": Agent.successful_runs + (1 if succeeded else 0),
-        "failed_runs": Agent.failed_runs + (0 if succeeded else 1),
-        "consecutive_failures": (0 if succeeded else Agent.consecutive_failures + 1),
+        "last_run_at": utcnow(),
+        "successful_runs": Agent.successful_runs + case((is_success, 1), else_=0),
+        "failed_runs": Agent.failed_runs + case((is_success, 0), else_=1),
+        "consecutive_failures": case((is_success, 0), else_=Agent.consecutive_failures + 1),
     }
-    if error is not None:
-        values["last_error"] = error
-    counted = (
-        await session.execute(
-            update(Agent)
-            .where(Agent.id == run.agent_id)
-            .values(**values)
-            .returning(Agent.status, Agent.consecutive_failures)
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
-    if counted is None:
-        return
-    status, failures = counted
-    changes = (
-        (succeeded and status == "failing")
-        or (status == "active" and failures >= settings.agent_failure_threshold)
-        or (status == "failing" and run.trigger == "probe")
+    if errors:
+        values["last_error"] = case(errors, value=Agent.id, else_=Agent.last_error)
+    counted = await session.execute(
+        update(Agent)
+        .where(Agent.id.in_(list(runs)))
+        .values(**values)
+        .returning(Agent.id, Agent.status, Agent.consecutive_failures)
+        .execution_options(synchronize_session=False)
     )
-    if not changes:
-        return
+    for agent_id, status, failures in counted.all():
+        run = runs[agent_id]
+        ok = run.status == "succeeded"
+        changes = (
+            (ok and status == "failing")
+            or (status == "active" and failures >= settings.agent_failure_threshold)
+            or (status == "failing" and run.trigger == "probe")
+        )
+        if changes:
+            await _apply_rules(session, settings, run)
+
+
+async def _apply_rules(session: AsyncSession, settings: Settings, run: Run) -> None:
+    """The agent's status changes with this outcome: failing, recovered or probed."""
     agent = await session.scalar(
         select(Agent).where(Agent.id == run.agent_id).execution_options(populate_existing=True)
     )
     if agent is None:
         return
-    if succeeded:
+    if run.status == "succeeded":
         await _recovered(session, agent)
     elif (
         agent.status == "active" and agent.consecutive_failures >= settings.agent_failure_threshold

@@ -33,11 +33,12 @@ from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.monitoring.fingerprints import error_fingerprint
-from botskis.runs.models import Run, Worker
+from botskis.runs.models import Run, RunStep, Worker
 from botskis.runs.service import elapsed_ms, run_update
 from botskis.runtime import healing, scheduler
-from botskis.runtime.engine import RunExecution
+from botskis.runtime.engine import ClaimedRun, RunExecution
 from botskis.runtime.outbound import create_client
+from botskis.runtime.run_writer import RunWriter
 from botskis.runtime.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 
 # Arbitrary constant naming the claim lock among PostgreSQL advisory locks.
@@ -64,8 +65,9 @@ async def _take_claim_lock(session: AsyncSession, worker_id: str | None) -> None
 
 async def claim_runs(
     database: Database, settings: Settings, worker_id: str, limit: int
-) -> list[uuid.UUID]:
-    """Atomically move up to `limit` eligible queued runs to `running` for this worker."""
+) -> list[ClaimedRun]:
+    """Atomically move up to `limit` eligible queued runs to `running` for this
+    worker, loading with them what executing them needs."""
     async with database.transaction() as session:
         await _take_claim_lock(session, worker_id)
         candidates = (
@@ -112,23 +114,43 @@ async def claim_runs(
             return []
         now = utcnow()
         ids = [c.id for c in picked]
-        await session.execute(
-            update(Run)
-            .where(Run.id.in_(ids), Run.status == "queued")
-            .values(
-                status="running",
-                worker_id=worker_id,
-                lease_expires_at=now + timedelta(seconds=settings.worker_lease_seconds),
-                attempts=Run.attempts + 1,
-                started_at=func.coalesce(Run.started_at, now),
+        runs = list(
+            await session.scalars(
+                update(Run)
+                .where(Run.id.in_(ids), Run.status == "queued")
+                .values(
+                    status="running",
+                    worker_id=worker_id,
+                    lease_expires_at=now + timedelta(seconds=settings.worker_lease_seconds),
+                    attempts=Run.attempts + 1,
+                    started_at=func.coalesce(Run.started_at, now),
+                )
+                .returning(Run)
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
         )
-        for c in picked:
-            run_update(
-                session, Run(id=c.id, agent_id=c.agent_id, owner_id=c.owner_id, status="running")
+        # In queue order: RETURNING promises none.
+        position = {run_id: index for index, run_id in enumerate(ids)}
+        runs.sort(key=lambda run: position[run.id])
+        agents = {
+            agent.id: agent
+            for agent in await session.scalars(
+                select(Agent).where(Agent.id.in_({run.agent_id for run in runs}))
             )
-        return ids
+        }
+        # Only a run picked up before (a crash, a lost lease) can have checkpoints.
+        resumed = [run.id for run in runs if run.attempts > 1]
+        checkpoints: dict[uuid.UUID, dict[str, RunStep]] = {run_id: {} for run_id in ids}
+        if resumed:
+            for record in await session.scalars(select(RunStep).where(RunStep.run_id.in_(resumed))):
+                checkpoints[record.run_id][record.step_id] = record
+        for run in runs:
+            run_update(session, run)
+        return [
+            ClaimedRun(run, agents[run.agent_id], checkpoints[run.id])
+            for run in runs
+            if run.agent_id in agents
+        ]
 
 
 async def reclaim_expired(database: Database, settings: Settings) -> int:
@@ -212,11 +234,13 @@ class RunWorker:
         self._stop_requested = asyncio.Event()
         self.log = logger.bind(worker_id=self.id)
         self.http = create_client(settings)
+        self.writer = RunWriter(database, settings, self.id)
 
     async def start(self) -> None:
         async with self.database.transaction() as session:
             session.add(Worker(id=self.id, hostname=socket.gethostname()[:200], pid=os.getpid()))
         local_wake_events.add(self.wake)
+        self.writer.start()
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="worker-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
@@ -247,6 +271,7 @@ class RunWorker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.writer.stop()
         with contextlib.suppress(Exception):
             async with self.database.transaction() as session:
                 released = await session.execute(
@@ -265,7 +290,7 @@ class RunWorker:
         while not self._stopping:
             self.wake.clear()
             free = self.settings.worker_concurrency - len(self.running)
-            claimed: Sequence[uuid.UUID] = []
+            claimed: Sequence[ClaimedRun] = []
             if free > 0:
                 try:
                     claimed = await claim_runs(self.database, self.settings, self.id, free)
@@ -273,16 +298,17 @@ class RunWorker:
                     self.log.exception("claiming runs failed")
                     await self._pause(self.settings.worker_poll_seconds)
                     continue
-                for run_id in claimed:
-                    self._spawn(run_id)
+                for run in claimed:
+                    self._spawn(run)
             if free > 0 and len(claimed) == free:
                 continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.worker_poll_seconds):
                     await self.wake.wait()
 
-    def _spawn(self, run_id: uuid.UUID) -> None:
-        execution = RunExecution(self.database, self.settings, self.id, run_id, self.http)
+    def _spawn(self, claimed: ClaimedRun) -> None:
+        run_id = claimed.run.id
+        execution = RunExecution(self.database, self.settings, self.writer, claimed, self.http)
         task = asyncio.create_task(execution.execute(), name=f"run-{run_id}")
         self.running[run_id] = task
 

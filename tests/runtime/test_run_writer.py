@@ -1,0 +1,197 @@
+"""Group commit of run progress: runs finishing together share one transaction,
+yet each keeps its own outcome: a run this worker lost writes nothing, a row the
+database refuses fails only its own run, and an agent's outcomes count in order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+
+from botskis.agents.models import Agent
+from botskis.config import Settings
+from botskis.database.base import utcnow
+from botskis.database.connection import Database
+from botskis.realtime.models import LoggedEvent
+from botskis.runs.models import Run, RunStep
+from botskis.runtime.engine import ClaimedRun, RunExecution
+from botskis.runtime.outbound import create_client
+from botskis.runtime.run_writer import RunWriter
+from botskis.runtime.worker import claim_runs
+from tests.conftest import make_settings
+from tests.runs.factories import THREE_STEPS, create_agent, load_agent, load_steps, queue_run
+from tests.users.factories import sign_up
+
+WORKER_ID = "writer-test-worker"
+FAILING: dict[str, Any] = {
+    "steps": [{"id": "broken", "kind": "transform", "params": {"values": {"x": "{{ 1 // 0 }}"}}}]
+}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    # No embedded worker: the test claims and executes the runs itself.
+    return make_settings(
+        database_url, tmp_path / "logs", worker_embedded=False, agent_failure_threshold=2
+    )
+
+
+async def _claim(database: Database, settings: Settings, count: int) -> list[ClaimedRun]:
+    claimed = await claim_runs(database, settings, WORKER_ID, count)
+    assert len(claimed) == count
+    return claimed
+
+
+async def _execute(
+    database: Database, settings: Settings, claimed: list[ClaimedRun]
+) -> list[BaseException | None]:
+    """Execute the claimed runs concurrently, as a worker does."""
+    writer = RunWriter(database, settings, WORKER_ID)
+    writer.start()
+    http = create_client(settings)
+    try:
+        results = await asyncio.gather(
+            *(RunExecution(database, settings, writer, run, http).execute() for run in claimed),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+        await http.aclose()
+    return list(results)
+
+
+async def _run(database: Database, run_id: uuid.UUID) -> Run:
+    async with database.transaction() as session:
+        run = await session.get(Run, run_id)
+        assert run is not None
+        return run
+
+
+async def _agent(app: FastAPI, client: httpx.AsyncClient, **columns: Any) -> Agent:
+    account = await sign_up(client)
+    return await create_agent(app.state.database, account.id, **columns)
+
+
+async def test_runs_finishing_together_share_one_transaction(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    database: Database = app.state.database
+    agent = await _agent(app, client, max_concurrent_runs=6)
+    run_ids = [await queue_run(database, agent, THREE_STEPS, input={"n": n}) for n in range(6)]
+    claimed = await _claim(database, settings, 6)
+    commits: list[int] = []
+    listener = lambda _connection: commits.append(1)  # noqa: E731
+    event.listen(database.engine.sync_engine, "commit", listener)
+    try:
+        assert await _execute(database, settings, claimed) == [None] * 6
+    finally:
+        event.remove(database.engine.sync_engine, "commit", listener)
+    assert len(commits) < 6
+    for n, run_id in enumerate(run_ids):
+        run = await _run(database, run_id)
+        assert run.status == "succeeded" and run.worker_id is None and run.duration_ms is not None
+        steps = await load_steps(database, run_id)
+        assert [s.output for s in steps] == [{"n": 2 * n}, {"passed": True}, {"text": f"n={2 * n}"}]
+    fresh = await load_agent(database, agent.id)
+    assert (fresh.total_runs, fresh.successful_runs, fresh.consecutive_failures) == (6, 6, 0)
+    async with database.transaction() as session:
+        rows = await session.execute(sa.select(LoggedEvent.fields).order_by(LoggedEvent.seq))
+        statuses: dict[str, list[str]] = {}
+        for (fields,) in rows:
+            step = fields.get("step")
+            statuses.setdefault(fields["run_id"], []).append(
+                f"step {step['id']}" if step else fields["status"]
+            )
+    for run_id in run_ids:
+        assert statuses[str(run_id)] == [
+            "queued",
+            "running",
+            "step double",
+            "step gate",
+            "step label",
+            "succeeded",
+        ]
+
+
+async def test_a_run_this_worker_no_longer_holds_writes_nothing(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    database: Database = app.state.database
+    agent = await _agent(app, client, max_concurrent_runs=2)
+    kept = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
+    lost = await queue_run(database, agent, THREE_STEPS, input={"n": 2})
+    claimed = await _claim(database, settings, 2)
+    async with database.transaction() as session:
+        await session.execute(
+            sa.update(Run)
+            .where(Run.id == lost)
+            .values(status="cancelled", worker_id=None, finished_at=utcnow())
+        )
+    assert await _execute(database, settings, claimed) == [None, None]
+    assert (await _run(database, kept)).status == "succeeded"
+    assert (await _run(database, lost)).status == "cancelled"
+    assert await load_steps(database, lost) == []
+    assert (await load_agent(database, agent.id)).total_runs == 1
+
+
+async def test_a_row_the_database_refuses_fails_only_its_own_run(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    database: Database = app.state.database
+    agent = await _agent(app, client, max_concurrent_runs=2)
+    healthy = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
+    poisoned = await queue_run(database, agent, THREE_STEPS, input={"n": 2})
+    claimed = await _claim(database, settings, 2)
+    # A record of the same step already exists: the poisoned run's insert breaks
+    # the (run_id, step_id) unique constraint, and with it the shared batch.
+    async with database.transaction() as session:
+        session.add(
+            RunStep(
+                run_id=poisoned, step_id="double", position=0, kind="transform", status="failed"
+            )
+        )
+    results = await _execute(database, settings, claimed)
+    by_run = {c.run.id: result for c, result in zip(claimed, results, strict=True)}
+    assert by_run[healthy] is None
+    assert isinstance(by_run[poisoned], IntegrityError)
+    assert (await _run(database, healthy)).status == "succeeded"
+    # Still running under this worker: its lease expires and another attempt resumes it.
+    left = await _run(database, poisoned)
+    assert left.status == "running" and left.worker_id == WORKER_ID
+    assert [s.step_id for s in await load_steps(database, poisoned)] == ["double"]
+
+
+async def test_outcomes_of_one_agent_in_one_batch_count_in_order(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Threshold 2: the failure makes the agent failing, the success after it in
+    the same batch heals it; counted together, the failure would be lost."""
+    database: Database = app.state.database
+    agent = await _agent(app, client, max_concurrent_runs=2, consecutive_failures=1)
+    failed = await queue_run(database, agent, FAILING)
+    succeeded = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
+    claimed = await _claim(database, settings, 2)
+    assert [c.run.id for c in claimed] == [failed, succeeded]
+    assert await _execute(database, settings, claimed) == [None, None]
+    assert (await _run(database, failed)).error_kind == "render"
+    fresh = await load_agent(database, agent.id)
+    assert fresh.status == "active" and fresh.consecutive_failures == 0
+    assert (fresh.total_runs, fresh.successful_runs, fresh.failed_runs) == (2, 1, 1)
+    assert fresh.last_error is not None and "render" in fresh.last_error.lower()
+    async with database.transaction() as session:
+        kinds = list(
+            await session.scalars(
+                sa.select(LoggedEvent.fields["data"]["status"].as_string())
+                .where(LoggedEvent.type == "agent_update")
+                .order_by(LoggedEvent.seq)
+            )
+        )
+    assert kinds == ["failing", "active"]

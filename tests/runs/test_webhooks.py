@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from botskis.agents.models import Agent
 from botskis.config import Settings
 from botskis.runs.models import Run
 from tests.conftest import make_settings
+from tests.databases import on_postgres
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.runs.conftest import FAST_WORKER
 from tests.runs.factories import create_agent
@@ -141,6 +143,24 @@ async def test_paused_agent_refuses_deliveries(
     async with app.state.database.transaction() as session:
         await session.execute(sa.update(Agent).where(Agent.id == agent.id).values(status="paused"))
     assert (await client.post(f"/api/v1/hooks/{token}", json={})).status_code == 409
+
+
+@pytest.mark.skipif(not on_postgres(), reason="concurrent writers need PostgreSQL")
+async def test_per_agent_rate_limit_holds_for_concurrent_deliveries(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    """Twenty deliveries at once against a limit of five: exactly five runs."""
+    limit = app.state.settings.webhook_rate_limit_per_minute
+    _account, agent, token = await _webhook_agent(app, client, fake_vendor)
+    responses = await asyncio.gather(
+        *(client.post(f"/api/v1/hooks/{token}", json={"i": index}) for index in range(20))
+    )
+    assert sorted(r.status_code for r in responses) == [202] * limit + [429] * (20 - limit)
+    async with app.state.database.transaction() as session:
+        stored = await session.scalar(
+            sa.select(sa.func.count()).select_from(Run).where(Run.agent_id == agent.id)
+        )
+    assert stored == limit
 
 
 async def test_per_agent_rate_limit_is_429(

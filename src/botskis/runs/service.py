@@ -197,8 +197,9 @@ async def accept_webhook(
     """Store a delivery as a queued run. Lookup is by the token's hash, so a
     known and an unknown token cost the same indexed query."""
     # No row lock on the agent: a delivery must not wait behind (or deadlock with)
-    # the worker updating the agent's counters. The limit is therefore approximate
-    # under concurrent deliveries; a duplicate X-Event-Id still hits the unique key.
+    # the worker updating the agent's counters. The owner's quota lock (taken
+    # first, on PostgreSQL) serialises the owner's deliveries instead, so the
+    # per-agent count below is exact; a duplicate X-Event-Id hits the unique key.
     agent = await session.scalar(select(Agent).where(Agent.webhook_token_hash == hash_token(token)))
     if agent is None or agent.trigger.get("type") != "webhook":
         raise WebhookNotFound()
@@ -210,6 +211,7 @@ async def accept_webhook(
             return existing
     if agent.status == "paused":
         raise AgentPaused()
+    await check_run_quota(session, agent.owner_id)
     since = utcnow() - timedelta(minutes=1)
     recent = await session.scalar(
         select(func.count())
@@ -218,7 +220,6 @@ async def accept_webhook(
     )
     if (recent or 0) >= settings.webhook_rate_limit_per_minute:
         raise WebhookRateLimited(settings.webhook_rate_limit_per_minute)
-    await check_run_quota(session, agent.owner_id)
     return await enqueue_run(session, agent, trigger="webhook", input=payload, event_id=event_id)
 
 

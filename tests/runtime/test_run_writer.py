@@ -27,7 +27,14 @@ from botskis.runtime.outbound import create_client
 from botskis.runtime.run_writer import RunWriter
 from botskis.runtime.worker import claim_runs
 from tests.conftest import make_settings
-from tests.runs.factories import THREE_STEPS, create_agent, load_agent, load_steps, queue_run
+from tests.runs.factories import (
+    THREE_STEPS,
+    create_agent,
+    load_agent,
+    load_run,
+    load_steps,
+    queue_run,
+)
 from tests.users.factories import sign_up
 
 WORKER_ID = "writer-test-worker"
@@ -68,16 +75,20 @@ async def _execute(
     return list(results)
 
 
-async def _run(database: Database, run_id: uuid.UUID) -> Run:
-    async with database.transaction() as session:
-        run = await session.get(Run, run_id)
-        assert run is not None
-        return run
-
-
 async def _agent(app: FastAPI, client: httpx.AsyncClient, **columns: Any) -> Agent:
     account = await sign_up(client)
     return await create_agent(app.state.database, account.id, **columns)
+
+
+async def _two_claimed_runs(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> tuple[Agent, uuid.UUID, uuid.UUID, list[ClaimedRun]]:
+    """An agent allowed two runs at once, with two THREE_STEPS runs claimed."""
+    agent = await _agent(app, client, max_concurrent_runs=2)
+    database: Database = app.state.database
+    first = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
+    second = await queue_run(database, agent, THREE_STEPS, input={"n": 2})
+    return agent, first, second, await _claim(database, settings, 2)
 
 
 async def test_runs_finishing_together_share_one_transaction(
@@ -96,7 +107,7 @@ async def test_runs_finishing_together_share_one_transaction(
         event.remove(database.engine.sync_engine, "commit", listener)
     assert len(commits) < 6
     for n, run_id in enumerate(run_ids):
-        run = await _run(database, run_id)
+        run = await load_run(database, run_id)
         assert run.status == "succeeded" and run.worker_id is None and run.duration_ms is not None
         steps = await load_steps(database, run_id)
         assert [s.output for s in steps] == [{"n": 2 * n}, {"passed": True}, {"text": f"n={2 * n}"}]
@@ -125,10 +136,7 @@ async def test_a_run_this_worker_no_longer_holds_writes_nothing(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings
 ) -> None:
     database: Database = app.state.database
-    agent = await _agent(app, client, max_concurrent_runs=2)
-    kept = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
-    lost = await queue_run(database, agent, THREE_STEPS, input={"n": 2})
-    claimed = await _claim(database, settings, 2)
+    agent, kept, lost, claimed = await _two_claimed_runs(app, client, settings)
     async with database.transaction() as session:
         await session.execute(
             sa.update(Run)
@@ -136,8 +144,8 @@ async def test_a_run_this_worker_no_longer_holds_writes_nothing(
             .values(status="cancelled", worker_id=None, finished_at=utcnow())
         )
     assert await _execute(database, settings, claimed) == [None, None]
-    assert (await _run(database, kept)).status == "succeeded"
-    assert (await _run(database, lost)).status == "cancelled"
+    assert (await load_run(database, kept)).status == "succeeded"
+    assert (await load_run(database, lost)).status == "cancelled"
     assert await load_steps(database, lost) == []
     assert (await load_agent(database, agent.id)).total_runs == 1
 
@@ -146,10 +154,7 @@ async def test_a_row_the_database_refuses_fails_only_its_own_run(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings
 ) -> None:
     database: Database = app.state.database
-    agent = await _agent(app, client, max_concurrent_runs=2)
-    healthy = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
-    poisoned = await queue_run(database, agent, THREE_STEPS, input={"n": 2})
-    claimed = await _claim(database, settings, 2)
+    _, healthy, poisoned, claimed = await _two_claimed_runs(app, client, settings)
     # A record of the same step already exists: the poisoned run's insert breaks
     # the (run_id, step_id) unique constraint, and with it the shared batch.
     async with database.transaction() as session:
@@ -162,9 +167,9 @@ async def test_a_row_the_database_refuses_fails_only_its_own_run(
     by_run = {c.run.id: result for c, result in zip(claimed, results, strict=True)}
     assert by_run[healthy] is None
     assert isinstance(by_run[poisoned], IntegrityError)
-    assert (await _run(database, healthy)).status == "succeeded"
+    assert (await load_run(database, healthy)).status == "succeeded"
     # Still running under this worker: its lease expires and another attempt resumes it.
-    left = await _run(database, poisoned)
+    left = await load_run(database, poisoned)
     assert left.status == "running" and left.worker_id == WORKER_ID
     assert [s.step_id for s in await load_steps(database, poisoned)] == ["double"]
 
@@ -181,7 +186,7 @@ async def test_outcomes_of_one_agent_in_one_batch_count_in_order(
     claimed = await _claim(database, settings, 2)
     assert [c.run.id for c in claimed] == [failed, succeeded]
     assert await _execute(database, settings, claimed) == [None, None]
-    assert (await _run(database, failed)).error_kind == "render"
+    assert (await load_run(database, failed)).error_kind == "render"
     fresh = await load_agent(database, agent.id)
     assert fresh.status == "active" and fresh.consecutive_failures == 0
     assert (fresh.total_runs, fresh.successful_runs, fresh.failed_runs) == (2, 1, 1)

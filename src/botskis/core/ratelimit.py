@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import Request
 from limits import RateLimitItem, parse
@@ -43,7 +43,9 @@ def parse_limit(text: str) -> RateLimitItem:
     return parse(text)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which
+# makes every request's two results several times dearer to build.
+@dataclass(slots=True)
 class RateLimitResult:
     allowed: bool
     limit: int
@@ -67,6 +69,12 @@ class RateLimitResult:
         if rejected:
             headers["Retry-After"] = str(self.retry_after)
         return headers
+
+
+class _Counter(NamedTuple):
+    storage_key: str
+    amount: int
+    expiry: int
 
 
 class RateLimited(AppError):
@@ -110,8 +118,8 @@ class RateLimiter:
         self.retry_at = 0.0
         # When each counter's window ends, so a hit costs one storage call, not two.
         self.window_ends: dict[str, float] = {}
-        # Storage keys as `limits` spells them, built once per (limit, key).
-        self.storage_keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
+        # Storage key, amount and window length per (limit, key), worked out once.
+        self.counters: dict[tuple[str | RateLimitItem, tuple[str, ...]], _Counter] = {}
 
     def client_address(self, scope: Scope) -> str:
         client = scope.get("client")
@@ -139,19 +147,25 @@ class RateLimiter:
 
     async def hit(self, limit: str | RateLimitItem, *key: str) -> RateLimitResult | None:
         """Count one hit; None when the storage is unreachable (fail open)."""
-        item = parse_limit(limit) if isinstance(limit, str) else limit
         now = time.monotonic()
         if self.down_since is not None and now < self.retry_at:
             return None
-        storage_key = self.storage_keys.get((item, key))
-        if storage_key is None:
-            storage_key = item.key_for(self.prefix, *key)
-            if len(self.storage_keys) >= MAX_REMEMBERED_WINDOWS:
-                self.storage_keys.clear()
-            self.storage_keys[(item, key)] = storage_key
+        # Keyed by the limit as given (usually its text, which hashes in C; a parsed
+        # item hashes and compares in Python).
+        counter = self.counters.get((limit, key))
+        if counter is None:
+            item = parse_limit(limit) if isinstance(limit, str) else limit
+            counter = _Counter(item.key_for(self.prefix, *key), item.amount, item.get_expiry())
+            if len(self.counters) >= MAX_REMEMBERED_WINDOWS:
+                self.counters.clear()
+            self.counters[(limit, key)] = counter
+        storage_key, amount, expiry = counter
         try:
-            count = await self.storage.incr(storage_key, item.get_expiry())
-            reset_at = await self._window_end(storage_key, count, item)
+            count = await self.storage.incr(storage_key, expiry)
+            reset_at = self._known_window_end(storage_key, count, expiry)
+            if reset_at is None:
+                reset_at = await self.storage.get_expiry(storage_key)
+                self._remember_window_end(storage_key, reset_at)
         except Exception as exc:
             if self.down_since is None:
                 self.down_since = now
@@ -165,31 +179,29 @@ class RateLimiter:
                 "rate limit storage reachable again; limits are back"
             )
             self.down_since = None
-        return RateLimitResult(
-            allowed=count <= item.amount,
-            limit=item.amount,
-            remaining=max(0, item.amount - count),
-            reset_at=reset_at,
-        )
+        return RateLimitResult(count <= amount, amount, max(0, amount - count), reset_at)
 
-    async def _window_end(self, storage_key: str, count: int, item: RateLimitItem) -> float:
+    def _known_window_end(self, storage_key: str, count: int, expiry: int) -> float | None:
         """A fixed window's end never moves, and a new window for the key starts only
         after it: the end read once stays right until it has passed (also when
-        another process started the window)."""
+        another process started the window). None: ask the storage."""
         now = time.time()
         if count == 1:
-            reset_at = now + item.get_expiry()
-        else:
-            cached = self.window_ends.get(storage_key)
-            if cached is not None and cached > now:
-                return cached
-            reset_at = await self.storage.get_expiry(storage_key)
+            reset_at = now + expiry
+            self._remember_window_end(storage_key, reset_at)
+            return reset_at
+        cached = self.window_ends.get(storage_key)
+        if cached is not None and cached > now:
+            return cached
+        return None
+
+    def _remember_window_end(self, storage_key: str, reset_at: float) -> None:
         if len(self.window_ends) >= MAX_REMEMBERED_WINDOWS:
+            now = time.time()
             self.window_ends = {k: end for k, end in self.window_ends.items() if end > now}
             if len(self.window_ends) >= MAX_REMEMBERED_WINDOWS:
                 self.window_ends.clear()
         self.window_ends[storage_key] = reset_at
-        return reset_at
 
     def rejected(self, name: str, key: str, result: RateLimitResult) -> None:
         metrics.RATE_LIMITED.labels(name).inc()

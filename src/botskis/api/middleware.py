@@ -48,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from botskis.config import Settings
 from botskis.core import metrics
 from botskis.core.errors import PROBLEM_JSON, unexpected_error_response
+from botskis.core.logging import request_id_var
 from botskis.core.ratelimit import ClientAddress, RateLimiter, RateLimitResult, record_result
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -138,8 +139,11 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        with logger.contextualize(request_id=request_id):
+        token = request_id_var.set(request_id)
+        try:
             await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
 
 
 class RouteTemplates:

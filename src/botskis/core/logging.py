@@ -2,8 +2,8 @@
 LOG_JSON=true, files app.log (everything) and error.log (ERROR+, stack traces);
 standard-library logging (uvicorn, sqlalchemy, dbos) routed in.
 
-Every line written while a request is handled carries its `request_id` (bound by
-the request-id middleware with `logger.contextualize`). Security events carry
+Every line written while a request is handled carries its `request_id` (set in
+`request_id_var` by the request-id middleware, added to each record by the patcher). Security events carry
 `security=True` so they can be filtered. Never pass bodies, headers, passwords,
 tokens or secrets to a log call: the access log records method, path (secret query
 parameters redacted), status, duration and client IP only.
@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import traceback
+from contextvars import ContextVar
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,10 @@ CONSOLE_FORMAT = (
     "<cyan>{extra[request_id]}</cyan> | <level>{message}</level>{extra[_fields]}"
 )
 _COMPUTED = frozenset({"_fields", "_json", "_line"})
+# The request being handled ("-" outside requests). A ContextVar of our own, read by
+# the patchers: loguru's `contextualize` costs a context manager and a dict copy per
+# request, and another merge per record. Tasks started by a request inherit it.
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _HIDDEN = _COMPUTED | {"request_id"}
 
 
@@ -68,6 +73,8 @@ def _add_text_line(record: Record) -> None:
     line (`2026-11-26 12:00:00.123 | INFO     | <request id> | module:function:line -
     message | key=value ...`), built once per record for every sink."""
     extra = record["extra"]
+    if "request_id" not in extra:  # a request id bound explicitly wins
+        extra["request_id"] = request_id_var.get()
     fields = _extra_fields(record)
     extra["_fields"] = fields
     # "2026-11-26 12:00:00.123" without the offset; one C call instead of loguru's
@@ -81,6 +88,9 @@ def _add_text_line(record: Record) -> None:
 
 def _add_json_line(record: Record) -> None:
     """Patcher: the whole JSON line, built once per record for every sink."""
+    extra = record["extra"]
+    if "request_id" not in extra:  # a request id bound explicitly wins
+        extra["request_id"] = request_id_var.get()
     line: dict[str, Any] = {
         "time": record["time"].isoformat(),
         "level": record["level"].name,
@@ -89,14 +99,15 @@ def _add_json_line(record: Record) -> None:
         "function": record["function"],
         "line": record["line"],
         "process": record["process"].id,
+        "request_id": extra["request_id"],
     }
-    line.update((k, v) for k, v in record["extra"].items() if k not in _COMPUTED)
+    line.update((k, v) for k, v in extra.items() if k not in _COMPUTED)
     if record["exception"] is not None:
         error = record["exception"]
         line["exception"] = "".join(
             traceback.format_exception(error.type, error.value, error.traceback)
         )
-    record["extra"]["_json"] = json.dumps(line, default=str)
+    extra["_json"] = json.dumps(line, default=str)
 
 
 ROTATE_BYTES = 500 * 1024 * 1024
@@ -140,12 +151,12 @@ def _json_format(_record: Record) -> str:
 def setup_logging(settings: Settings) -> None:
     logger.remove()
     if settings.log_json:
-        logger.configure(extra={"request_id": "-"}, patcher=_add_json_line)
+        logger.configure(extra={}, patcher=_add_json_line)
         console_format: Any = _json_format
         file_format: Any = _json_format
         colorize: bool | None = False
     else:
-        logger.configure(extra={"request_id": "-"}, patcher=_add_text_line)
+        logger.configure(extra={}, patcher=_add_text_line)
         file_format = TEXT_FORMAT
         if sys.stderr.isatty():
             console_format, colorize = CONSOLE_FORMAT, None  # loguru honours NO_COLOR

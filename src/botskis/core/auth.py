@@ -33,20 +33,20 @@ async def current_user(request: Request) -> User:
         raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
     cache: TokenCache = request.app.state.token_cache
     try:
-        snapshot, claims = await cache.resolve(token)
+        cached, claims = await cache.resolve(token)
     except InvalidToken as exc:
         logger.bind(security=True, reason=str(exc)[:80]).warning("token rejected")
         raise Unauthorized("The access token is invalid, expired or revoked") from exc
-    if not snapshot.is_active:
+    if not cached.is_active:
         raise InactiveUser()
     state = request.scope["state"]
-    state["user_id"] = snapshot.id
+    state["user_id"] = cached.id
     state["token_claims"] = claims
     # Settings come from app.state, not a dependency: every private request runs this.
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.enforce(state, settings.rate_limit_user, "user", str(snapshot.id))
-    return snapshot
+    await limiter.enforce(state, settings.rate_limit_user, "user", cached.id_text)
+    return cached.user
 
 
 def bearer_token(scope: Scope) -> str | None:

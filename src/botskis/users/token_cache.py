@@ -48,10 +48,17 @@ _background: set[asyncio.Task[None]] = set()
 
 
 @dataclass(slots=True)
-class _UserState:
+class CachedUser:
+    """A user snapshot and what each request reads of it, copied out of the row once
+    (every column read goes through SQLAlchemy's instrumentation)."""
+
     user: User
     revoked: frozenset[str]
     loaded_at: float
+    id: uuid.UUID
+    id_text: str
+    token_version: int
+    is_active: bool
     # GET /users/me's JSON body, made from `user` on first use: it lives and dies
     # with this snapshot, so any change that reloads the user also drops it.
     profile_json: bytes | None = None
@@ -65,13 +72,13 @@ class TokenCache:
         self.channel = f"{settings.rate_limit_prefix}:auth-invalidate"
         self.redis_url = settings.redis_url
         self.tokens: dict[str, tuple[TokenClaims, float]] = {}
-        self.users: dict[uuid.UUID, _UserState] = {}
+        self.users: dict[uuid.UUID, CachedUser] = {}
         self.epoch = 0
         self.redis: Any = None
         self.listener: asyncio.Task[None] | None = None
         _caches.add(self)
 
-    async def resolve(self, token: str) -> tuple[User, TokenClaims]:
+    async def resolve(self, token: str) -> tuple[CachedUser, TokenClaims]:
         """A detached snapshot of the user a token speaks for, or InvalidToken."""
         cached = self.tokens.get(token)
         if cached is None:
@@ -87,11 +94,11 @@ class TokenCache:
         state = self.users.get(claims.subject)
         if state is None or time.monotonic() - state.loaded_at >= self.ttl:
             state = await self._load(claims.subject)
-        if claims.jti in state.revoked or state.user.token_version != claims.version:
+        if claims.jti in state.revoked or state.token_version != claims.version:
             raise InvalidToken("revoked")
-        return state.user, claims
+        return state, claims
 
-    async def _load(self, user_id: uuid.UUID) -> _UserState:
+    async def _load(self, user_id: uuid.UUID) -> CachedUser:
         epoch = self.epoch
         async with self.database.sessions() as session:
             user = await session.get(User, user_id)
@@ -102,7 +109,15 @@ class TokenCache:
                     RevokedToken.user_id == user_id, RevokedToken.expires_at > datetime.now(UTC)
                 )
             )
-            state = _UserState(user, frozenset(revoked), time.monotonic())
+            state = CachedUser(
+                user,
+                frozenset(revoked),
+                time.monotonic(),
+                user.id,
+                str(user.id),
+                user.token_version,
+                user.is_active,
+            )
         # An invalidation that arrived while we read may describe a newer state.
         if self.ttl > 0 and epoch == self.epoch:
             self.users[user_id] = state

@@ -95,6 +95,15 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+def _has_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
+    """`name` (lower case) among the headers; a loop, since `any` over a generator
+    costs a frame per header and these run on every response."""
+    for key, _ in headers:  # noqa: SIM110
+        if key.lower() == name:
+            return True
+    return False
+
+
 def loggable_url(scope: Scope) -> str:
     """The path with its query, secret-looking parameters redacted."""
     path: str = scope.get("path", "")
@@ -290,14 +299,14 @@ class SecurityHeadersMiddleware:
         if scope["path"] in self.docs_paths:
             await self._docs_page(scope, receive, send)
             return
-        authenticated = any(name == b"authorization" for name, _ in scope["headers"])
+        authenticated = _has_header(scope["headers"], b"authorization")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 own = message.get("headers", ())
                 headers = [*own, *self.headers, self.api_csp]
                 # Only the response's own headers can carry a Cache-Control already.
-                if authenticated and not any(n.lower() == b"cache-control" for n, _ in own):
+                if authenticated and not _has_header(own, b"cache-control"):
                     headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)
@@ -373,7 +382,7 @@ class RateLimitMiddleware:
                 tightest: RateLimitResult | None = state.get("rate_limit")
                 if tightest is not None:
                     own = message.get("headers", ())
-                    if not any(n.lower() == b"x-ratelimit-limit" for n, _ in own):
+                    if not _has_header(own, b"x-ratelimit-limit"):
                         message["headers"] = [*own, *tightest.raw_headers()]
             await send(message)
 

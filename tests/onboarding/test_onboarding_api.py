@@ -348,4 +348,3 @@ async def test_any_llm_failure_falls_back_to_the_rules(
         "churn-predictor",
     ]
     assert len(fake_openai.completions) == 1
-

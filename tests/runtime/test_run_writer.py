@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,12 @@ from botskis.runtime.outbound import create_client
 from botskis.runtime.run_writer import RunWriter
 from botskis.runtime.worker import claim_runs
 from tests.conftest import make_settings
+from tests.fakes.threaded_http import Reply
+from tests.fakes.vendor_server import FakeVendorServer
 from tests.runs.factories import (
     THREE_STEPS,
     create_agent,
+    http_workflow,
     load_agent,
     load_run,
     load_steps,
@@ -47,7 +52,11 @@ FAILING: dict[str, Any] = {
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # No embedded worker: the test claims and executes the runs itself.
     return make_settings(
-        database_url, tmp_path / "logs", worker_embedded=False, agent_failure_threshold=2
+        database_url,
+        tmp_path / "logs",
+        worker_embedded=False,
+        agent_failure_threshold=2,
+        http_allowlist="127.0.0.1",
     )
 
 
@@ -70,9 +79,33 @@ async def _execute(
             return_exceptions=True,
         )
     finally:
-        await writer.stop()
+        await writer.stop(grace=5)
         await http.aclose()
     return list(results)
+
+
+@asynccontextmanager
+async def _row_locked(database: Database, run_id: uuid.UUID, seconds: float) -> AsyncIterator[None]:
+    """Another connection holds a write lock on the run's row for `seconds` (on
+    SQLite, the database's writer lock): the writer's transaction that touches
+    it waits that long."""
+    locked = asyncio.Event()
+
+    async def hold() -> None:
+        async with database.engine.connect() as connection:
+            await connection.execute(
+                sa.update(Run).where(Run.id == run_id).values(lease_expires_at=Run.lease_expires_at)
+            )
+            locked.set()
+            await asyncio.sleep(seconds)
+            await connection.rollback()
+
+    holder = asyncio.create_task(hold())
+    await locked.wait()
+    try:
+        yield
+    finally:
+        await holder
 
 
 async def _agent(app: FastAPI, client: httpx.AsyncClient, **columns: Any) -> Agent:
@@ -200,3 +233,64 @@ async def test_outcomes_of_one_agent_in_one_batch_count_in_order(
             )
         )
     assert kinds == ["failing", "active"]
+
+
+async def _finished_statuses(database: Database, run_id: uuid.UUID) -> list[str]:
+    async with database.transaction() as session:
+        fields = await session.scalars(
+            sa.select(LoggedEvent.fields)
+            .where(LoggedEvent.type == "run_update")
+            .order_by(LoggedEvent.seq)
+        )
+        return [
+            f["status"]
+            for f in fields
+            if f["run_id"] == str(run_id) and f["status"] in ("succeeded", "failed")
+        ]
+
+
+async def test_a_deadline_passing_while_the_finish_waits_does_not_finish_the_run_twice(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, fake_vendor: FakeVendorServer
+) -> None:
+    """The run's step fails before its 1 s deadline; its finish then waits in the
+    writer behind another run's batch until after the deadline. It must finish
+    once, as the step's failure, not a second time as `timeout`."""
+    database: Database = app.state.database
+    account = await sign_up(client)
+    slow = await create_agent(database, account.id, timeout_seconds=1)
+    other = await create_agent(database, account.id)
+    fake_vendor.respond("/refuse", Reply(400, delay=0.3))
+    waiting = await queue_run(database, slow, http_workflow(fake_vendor.url, "/refuse"))
+    busy = await queue_run(database, other, THREE_STEPS, input={"n": 1})
+    claimed = await _claim(database, settings, 2)
+    async with _row_locked(database, busy, seconds=1.6):
+        assert await _execute(database, settings, claimed) == [None, None]
+    run = await load_run(database, waiting)
+    assert run.status == "failed" and run.error_step == "call_0" and run.error_kind != "timeout"
+    assert await _finished_statuses(database, waiting) == ["failed"]
+    agent = await load_agent(database, slow.id)
+    assert (agent.total_runs, agent.failed_runs, agent.consecutive_failures) == (1, 1, 1)
+
+
+async def test_stopping_the_writer_commits_what_is_queued_and_in_flight(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    database: Database = app.state.database
+    _, first, second, claimed = await _two_claimed_runs(app, client, settings)
+    writer = RunWriter(database, settings, WORKER_ID)
+    writer.start()
+    http = create_client(settings)
+    try:
+        async with _row_locked(database, first, seconds=0.5):
+            executions = [
+                asyncio.create_task(RunExecution(database, settings, writer, run, http).execute())
+                for run in claimed
+            ]
+            await asyncio.sleep(0.1)
+            # Both finishes are waiting on the locked row when the worker stops.
+            await writer.stop(grace=10)
+        assert await asyncio.gather(*executions) == [None, None]
+    finally:
+        await http.aclose()
+    for run_id in (first, second):
+        assert (await load_run(database, run_id)).status == "succeeded"

@@ -45,14 +45,16 @@ def workflow_snapshot(template_slug: str) -> dict[str, Any]:
     return snapshot
 
 
-def run_update(session: AsyncSession, run: Run, **fields: Any) -> None:
+def run_update(
+    session: AsyncSession, run: Run, *, status: str | None = None, **fields: Any
+) -> None:
     emit(
         session,
         run.owner_id,
         "run_update",
         agent_id=run.agent_id,
         run_id=str(run.id),
-        status=run.status,
+        status=status or run.status,
         **fields,
     )
 

@@ -33,7 +33,7 @@ from botskis.notifications.service import create_notification
 from botskis.runs.models import Run, RunStep
 from botskis.runs.service import elapsed_ms
 from botskis.runtime.errors import RunStopped, StepFailure
-from botskis.runtime.run_writer import LeaseLost, RunWrite, RunWriter
+from botskis.runtime.run_writer import LeaseLost, RunEnding, RunFinal, RunWrite, RunWriter
 from botskis.runtime.steps import execute_step
 from botskis.runtime.steps.base import StepContext
 from botskis.runtime.workflow import RetryPolicy, Step, Workflow
@@ -166,7 +166,8 @@ class RunExecution:
             workflow = Workflow.model_validate(run.workflow)
         except ValueError as exc:
             await self.finish(
-                run, "failed", error_kind="invalid_workflow", error_message=str(exc)[:500]
+                run,
+                RunEnding("failed", error_kind="invalid_workflow", error_message=str(exc)[:500]),
             )
             return
         outputs: dict[str, Any] = {
@@ -174,6 +175,10 @@ class RunExecution:
             for step_id, record in done.items()
         }
         ctx = self.context(run, agent, outputs)
+        # How the run ends is decided under the deadline, but the finish is written
+        # outside it: a finish still queued in the writer when the deadline passed
+        # would otherwise be followed by a second one (`timeout`) for the same run.
+        ending = RunEnding("succeeded")
         try:
             async with asyncio.timeout(max(remaining, 0.001)):
                 for position, step in enumerate(workflow.steps):
@@ -188,30 +193,27 @@ class RunExecution:
                         await self.checkpoint(run)
                     outputs[step.id] = {"output": outcome.output, "status": outcome.status}
                     if outcome.status == "failed":
-                        await self.finish(
-                            run,
+                        ending = RunEnding(
                             "failed",
                             error_kind=outcome.error_kind,
                             error_message=outcome.error_message,
                             error_step=step.id,
                         )
-                        return
+                        break
                     if outcome.status == "stopped":
                         reason = str((outcome.output or {}).get("reason") or "stopped by filter")
-                        await self.finish(run, "succeeded", stopped_reason=reason[:500])
-                        return
+                        ending = RunEnding("succeeded", stopped_reason=reason[:500])
+                        break
         except TimeoutError:
-            await self.finish(
-                run,
+            ending = RunEnding(
                 "failed",
                 error_kind="timeout",
                 error_message=f"the run exceeded the agent's timeout of {agent.timeout_seconds} s",
             )
-            return
         except LeaseLost:
             self.log.info("run cancelled or reclaimed; stopping")
             return
-        await self.finish(run, "succeeded")
+        await self.finish(run, ending)
 
     def context(self, run: Run, agent: Agent, outputs: dict[str, Any]) -> StepContext:
         variables = {
@@ -281,38 +283,21 @@ class RunExecution:
         records, self.pending = self.pending, []
         await self.writer.write(RunWrite(run, records))
 
-    async def finish(
-        self,
-        run: Run,
-        status: str,
-        *,
-        error_kind: str | None = None,
-        error_message: str | None = None,
-        error_step: str | None = None,
-        stopped_reason: str | None = None,
-    ) -> None:
+    async def finish(self, run: Run, ending: RunEnding) -> None:
         now = utcnow()
         duration = elapsed_ms(run.started_at or now, now)
         fingerprint = (
-            error_fingerprint(error_kind, error_message, error_step, run.template_slug)
-            if status == "failed"
+            error_fingerprint(
+                ending.error_kind, ending.error_message, ending.error_step, run.template_slug
+            )
+            if ending.status == "failed"
             else None
         )
         records, self.pending = self.pending, []
-        final = {
-            "status": status,
-            "finished_at": now,
-            "duration_ms": duration,
-            "error_kind": error_kind,
-            "error_message": error_message,
-            "error_step": error_step,
-            "error_fingerprint": fingerprint,
-            "stopped_reason": stopped_reason,
-            "auto_healed": run.auto_healed,
-        }
+        final = RunFinal(ending, now, duration, fingerprint, run.auto_healed)
         try:
             await self.writer.write(RunWrite(run, records, final))
         except LeaseLost:
             self.log.info("run cancelled or reclaimed before it finished")
             return
-        self.log.bind(status=status, duration_ms=duration).info("run finished")
+        self.log.bind(status=ending.status, duration_ms=duration).info("run finished")

@@ -51,13 +51,9 @@ def _agent_update(session: AsyncSession, agent: Agent) -> None:
     )
 
 
-async def record_outcome(session: AsyncSession, settings: Settings, run: Run) -> None:
-    """Update the agent's counters for a finished run and apply the healing rules."""
-    await record_outcomes(session, settings, [run])
-
-
 async def record_outcomes(session: AsyncSession, settings: Settings, runs: list[Run]) -> None:
-    """`record_outcome` for many finished runs with one UPDATE per round.
+    """Update the agents' counters for finished runs and apply the healing rules,
+    with one UPDATE per round.
 
     A round holds at most one run per agent, so an agent's runs still count in
     order, each seeing the counters its predecessor left (as one UPDATE per run
@@ -97,6 +93,15 @@ async def _count_round(
     }
     if errors:
         values["last_error"] = case(errors, value=Agent.id, else_=Agent.last_error)
+    if len(runs) > 1:
+        # Lock in id order first: an UPDATE locks in plan order, and two workers'
+        # batches sharing agents must not wait on each other in a cycle.
+        await session.execute(
+            select(Agent.id)
+            .where(Agent.id.in_(list(runs)))
+            .order_by(Agent.id)
+            .with_for_update(key_share=True)
+        )
     counted = await session.execute(
         update(Agent)
         .where(Agent.id.in_(list(runs)))

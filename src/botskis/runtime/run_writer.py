@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from loguru import logger
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,22 +42,50 @@ RUNS: Table = Run.__table__  # type: ignore[assignment]
 RUN_STEPS: Table = RunStep.__table__  # type: ignore[assignment]
 # Enough to amortise a commit; small enough that one transaction stays short.
 MAX_BATCH = 256
-# The run columns a finish sets, each bound per run in one executemany UPDATE.
-FINAL_COLUMNS = (
-    "status",
-    "finished_at",
-    "duration_ms",
-    "error_kind",
-    "error_message",
-    "error_step",
-    "error_fingerprint",
-    "stopped_reason",
-    "auto_healed",
-)
 
 
 class LeaseLost(Exception):
     """The run was cancelled or reclaimed by another worker; stop quietly."""
+
+
+@dataclass(frozen=True)
+class RunEnding:
+    """How a run ended, as the engine decided it."""
+
+    status: str  # succeeded | failed
+    error_kind: str | None = None
+    error_message: str | None = None
+    error_step: str | None = None
+    stopped_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunFinal:
+    """The columns a finish sets, bound per run in one executemany UPDATE."""
+
+    ending: RunEnding
+    finished_at: datetime
+    duration_ms: int
+    error_fingerprint: str | None
+    auto_healed: bool
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self.ending),
+            "finished_at": self.finished_at,
+            "duration_ms": self.duration_ms,
+            "error_fingerprint": self.error_fingerprint,
+            "auto_healed": self.auto_healed,
+        }
+
+
+FINAL_COLUMNS = (
+    *(f.name for f in dataclasses.fields(RunEnding)),
+    "finished_at",
+    "duration_ms",
+    "error_fingerprint",
+    "auto_healed",
+)
 
 
 @dataclass
@@ -64,7 +94,7 @@ class RunWrite:
 
     run: Run
     records: list[dict[str, Any]]
-    final: dict[str, Any] | None = None
+    final: RunFinal | None = None
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -79,31 +109,55 @@ class RunWriter:
         self.worker_id = worker_id
         self._queue: list[RunWrite] = []
         self._wake = asyncio.Event()
+        # Set while nothing is queued or being committed.
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="worker-run-writer")
+        self._task.add_done_callback(self._loop_ended)
 
-    async def stop(self) -> None:
-        """Stop after the writes already queued; later ones fail with LeaseLost."""
+    async def stop(self, grace: float) -> None:
+        """Commit what is queued or in flight (for up to `grace` seconds), then stop.
+        Writes still queued after that, or submitted from now on, get `LeaseLost`:
+        the worker hands those runs back to the queue, where they resume from
+        their last committed checkpoint."""
+        self._closing = True
         if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self._idle.wait()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for write in self._queue:
-            if not write.done.done():
-                write.done.set_exception(LeaseLost())
+        self._fail(self._queue, LeaseLost())
         self._queue = []
 
     async def write(self, write: RunWrite) -> None:
         """Queue the write and return once it is committed; `LeaseLost` when this
-        worker no longer holds the run."""
-        if self._task is None:
+        worker no longer holds the run (or is stopping)."""
+        if self._closing:
             raise LeaseLost()
+        if self._task is None or self._task.done():
+            raise RuntimeError("the run writer is not running")
         self._queue.append(write)
+        self._idle.clear()
         self._wake.set()
         await write.done
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        """A loop that died of a bug must not leave runs waiting forever: their
+        tasks fail, so the worker stops extending their leases and another
+        attempt resumes them."""
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        logger.opt(exception=error).error("the run writer stopped; runs will be retried")
+        self._fail(self._queue, RuntimeError("the run writer stopped"))
+        self._queue = []
 
     async def _loop(self) -> None:
         while True:
@@ -117,16 +171,22 @@ class RunWriter:
                     self._queue = batch + self._queue
                     raise
                 except Exception as exc:
-                    if len(batch) == 1:
-                        self._fail(batch, exc)
-                        continue
-                    for write in batch:
-                        try:
-                            await self._commit([write])
-                        except asyncio.CancelledError:
-                            raise
-                        except Exception as alone:
-                            self._fail([write], alone)
+                    await self._commit_one_by_one(batch, exc)
+            self._idle.set()
+
+    async def _commit_one_by_one(self, batch: list[RunWrite], error: Exception) -> None:
+        """A failed batch: each write alone, so one refused row fails one run."""
+        if len(batch) == 1:
+            self._fail(batch, error)
+            return
+        for index, write in enumerate(batch):
+            try:
+                await self._commit([write])
+            except asyncio.CancelledError:
+                self._queue = batch[index:] + self._queue
+                raise
+            except Exception as alone:
+                self._fail([write], alone)
 
     async def _commit(self, batch: list[RunWrite]) -> None:
         async with self.database.transaction() as session:
@@ -145,7 +205,7 @@ class RunWriter:
                 write.done.set_exception(LeaseLost())
 
     @staticmethod
-    def _fail(batch: list[RunWrite], error: Exception) -> None:
+    def _fail(batch: list[RunWrite], error: BaseException) -> None:
         """The run's task sees the error: it crashes and its lease expires, so the
         run is retried from its last checkpoint."""
         for write in batch:
@@ -184,8 +244,9 @@ class RunWriter:
                     }
                 ),
                 [
-                    {"b_id": w.run.id, **{f"b_{k}": v for k, v in (w.final or {}).items()}}
+                    {"b_id": w.run.id, **{f"b_{k}": v for k, v in w.final.columns().items()}}
                     for w in finals
+                    if w.final is not None
                 ],
             )
         if healed:
@@ -198,20 +259,28 @@ class RunWriter:
             await session.execute(insert(RUN_STEPS), records)
         for w in writes:
             for record in w.records:
+                # A step finishes while its run is running, whatever the run's
+                # in-memory state says by the time a batch is retried.
                 run_update(
-                    session, w.run, step={"id": record["step_id"], "status": record["status"]}
+                    session,
+                    w.run,
+                    status="running",
+                    step={"id": record["step_id"], "status": record["status"]},
                 )
         for w in finals:
-            final = w.final or {}
-            w.run.status = final["status"]
-            w.run.error_kind = final["error_kind"]
-            w.run.error_message = final["error_message"]
+            if w.final is None:
+                continue
+            ending = w.final.ending
+            # The healing rules read the finished run.
+            w.run.status = ending.status
+            w.run.error_kind = ending.error_kind
+            w.run.error_message = ending.error_message
             run_update(
                 session,
                 w.run,
-                duration_ms=final["duration_ms"],
-                error_kind=final["error_kind"],
-                error_message=final["error_message"],
+                duration_ms=w.final.duration_ms,
+                error_kind=ending.error_kind,
+                error_message=ending.error_message,
             )
         await healing.record_outcomes(session, self.settings, [w.run for w in finals])
         if finals:

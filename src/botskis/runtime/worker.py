@@ -177,6 +177,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 )
             )
         }
+        failed: list[Run] = []
         for run in expired:
             timeout = timeouts.get(run.agent_id, 900)
             started = run.started_at or now
@@ -198,7 +199,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 run.lease_expires_at = None
                 await session.flush()
                 run_update(session, run, error_kind=kind, error_message=message)
-                await healing.record_outcome(session, settings, run)
+                failed.append(run)
             else:
                 logger.bind(run_id=str(run.id), worker_id=run.worker_id).warning(
                     "lease expired; run returned to the queue"
@@ -208,6 +209,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 run.lease_expires_at = None
                 await session.flush()
                 run_update(session, run)
+        await healing.record_outcomes(session, settings, failed)
         await wake_workers_after_commit(session)
         return len(expired)
 
@@ -271,7 +273,7 @@ class RunWorker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self.writer.stop()
+        await self.writer.stop(grace)
         with contextlib.suppress(Exception):
             async with self.database.transaction() as session:
                 released = await session.execute(
@@ -346,13 +348,21 @@ class RunWorker:
                     Worker(id=self.id, hostname=socket.gethostname()[:200], pid=os.getpid())
                 )
             if self.running:
-                await session.execute(
-                    update(Run)
+                # Rows the run writer has locked are skipped (it extends their
+                # leases itself): two multi-row UPDATEs locking in plan order could
+                # otherwise deadlock.
+                mine = (
+                    select(Run.id)
                     .where(
                         Run.worker_id == self.id,
                         Run.status == "running",
                         Run.id.in_(list(self.running)),
                     )
+                    .with_for_update(skip_locked=True, key_share=True)
+                )
+                await session.execute(
+                    update(Run)
+                    .where(Run.id.in_(mine.scalar_subquery()))
                     .values(lease_expires_at=lease)
                     .execution_options(synchronize_session=False)
                 )

@@ -4,6 +4,7 @@ secret."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from asgi_lifespan import LifespanManager
 from loguru import logger
 
 from botskis.app import create_app
+from botskis.core.logging import start_detached_task
 from tests.conftest import make_settings
 from tests.users.factories import DEFAULT_PASSWORD, sign_up
 
@@ -24,10 +26,25 @@ async def _fail_loudly() -> None:
     raise RuntimeError("kaboom in handler")
 
 
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _log_later(message: str) -> None:
+    await asyncio.sleep(0.05)  # after the response went out
+    logger.info(message)
+
+
+async def _start_background_work() -> dict[str, str]:
+    _background.add(start_detached_task(_log_later("shared work")))
+    _background.add(asyncio.create_task(_log_later("this request's own work")))
+    return {}
+
+
 @pytest.fixture
 async def json_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     application = create_app(make_settings(database_url, tmp_path / "logs", log_json=True))
     application.add_api_route("/fail", _fail_loudly, methods=["GET"])
+    application.add_api_route("/background", _start_background_work, methods=["GET"])
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -48,6 +65,16 @@ async def test_every_line_of_a_request_carries_its_id(
     assert "about to fail" in messages
     assert "request" in messages
     assert any(m.startswith("unhandled error") for m in messages)
+
+
+async def test_shared_work_a_request_starts_does_not_carry_its_id(
+    json_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await json_client.get("/background", headers={"X-Request-ID": "req-bg"})
+    await asyncio.gather(*_background)
+    ids = {r["message"]: r.get("request_id") for r in records(tmp_path)}
+    assert ids["this request's own work"] == "req-bg"
+    assert ids["shared work"] == "-"
 
 
 async def test_access_line_has_method_path_status_duration_and_ip(

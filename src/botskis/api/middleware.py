@@ -157,7 +157,8 @@ class RequestIdMiddleware:
 
 class RouteTemplates:
     """The full path template of the matched route (`/api/v1/agents/{agent_id}`):
-    FastAPI keeps included routers nested, so a route's own `path` lacks prefixes."""
+    routers added with `include_router` (health, WebSocket) stay nested, so such a
+    route's own `path` lacks their prefixes."""
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app

@@ -38,7 +38,7 @@ PRIVATE: list[APIRouter] = [
 
 
 def include_api(app: FastAPI) -> None:
-    """One level of inclusion: FastAPI re-walks nested routers on every request.
+    """The API routers' routes, added to the app itself (see `add_routes`).
 
     Routes are matched in order, in Python, so where a router sits is a cost: the
     authenticated routers, which carry the dashboard's traffic, come first (`users`

@@ -3,23 +3,27 @@ LOG_JSON=true, files app.log (everything) and error.log (ERROR+, stack traces);
 standard-library logging (uvicorn, sqlalchemy, dbos) routed in.
 
 Every line written while a request is handled carries its `request_id` (set in
-`request_id_var` by the request-id middleware, added to each record by the patcher). Security events carry
-`security=True` so they can be filtered. Never pass bodies, headers, passwords,
+`request_id_var` by the request-id middleware, added to each record by the
+patcher). Shared work a request happens to start (`start_detached_task`) carries
+none. Security events carry `security=True` so they can be filtered. Never pass bodies, headers, passwords,
 tokens or secrets to a log call: the access log records method, path (secret query
 parameters redacted), status, duration and client IP only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import sys
 import traceback
-from contextvars import ContextVar
+from asyncio import Task
+from collections.abc import Coroutine
+from contextvars import ContextVar, copy_context
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
 
@@ -40,8 +44,20 @@ CONSOLE_FORMAT = (
 _COMPUTED = frozenset({"_fields", "_json", "_line"})
 # The request being handled ("-" outside requests). A ContextVar of our own, read by
 # the patchers: loguru's `contextualize` costs a context manager and a dict copy per
-# request, and another merge per record. Tasks started by a request inherit it.
+# request, and another merge per record. Tasks started by a request inherit it, so
+# work that outlives the request and serves others starts with `start_detached_task`.
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+T = TypeVar("T")
+
+
+def start_detached_task(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> Task[T]:
+    """A task for shared work that a request merely happens to start (a per-user
+    loop serving later events too): its lines must not carry that request's id."""
+    context = copy_context()
+    context.run(request_id_var.set, "-")
+    return asyncio.create_task(coro, name=name, context=context)
+
+
 _HIDDEN = _COMPUTED | {"request_id"}
 
 

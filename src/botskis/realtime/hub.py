@@ -24,6 +24,7 @@ from typing import Any
 
 from loguru import logger
 
+from botskis.core.logging import start_detached_task
 from botskis.database.connection import Database
 from botskis.realtime import log
 from botskis.realtime.events import Event
@@ -293,7 +294,10 @@ class Hub:
             return
         channel.metrics_dirty = True
         if channel.metrics_task is None or channel.metrics_task.done():
-            channel.metrics_task = asyncio.create_task(self._push_metrics(user_id, channel))
+            # Shared by every later event of this user, whoever triggers it first.
+            channel.metrics_task = start_detached_task(
+                self._push_metrics(user_id, channel), name=f"metrics-{user_id}"
+            )
 
     async def _push_metrics(self, user_id: uuid.UUID, channel: UserChannel) -> None:
         """Coalesces: at most one computation per METRICS_MIN_INTERVAL per user,

@@ -94,8 +94,9 @@ async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) 
 
 @router.get("/users/me", response_model=schemas.User)
 async def read_me(request: Request, user: CurrentUser) -> Response:
-    """The body is rendered once per cached snapshot of the caller, not validated and
-    serialised again on every call: every dashboard polls this route."""
+    # Not a docstring: FastAPI would publish it as the operation's description.
+    # The body is rendered once per cached snapshot of the caller (and dropped with
+    # it), not validated and serialised on every call: every dashboard polls this.
     cache: TokenCache = request.app.state.token_cache
     return Response(cache.profile_json(user, _profile_json), media_type="application/json")
 

@@ -5,7 +5,8 @@ Two things are cached:
 * verified tokens: the claims of a token string whose signature was checked once
   (bounded; expiry is still checked on every use);
 * per user, for at most AUTH_CACHE_SECONDS: the user row and the set of that
-  user's revoked token ids.
+  user's revoked token ids, and the rendered `GET /users/me` body, which lives
+  and dies with that entry.
 
 Revocation stays correct because every committed change that affects a token —
 a User row updated or deleted (password change bumps `token_version`, deactivation,

@@ -59,9 +59,12 @@ def add_routes(app: FastAPI, router: APIRouter, prefix: str) -> None:
     nested and matches the path twice through it (once to choose the router, again
     inside it), about a tenth of a small request's work. The router has already
     folded its own tags, dependencies and responses into each route."""
+    if router.on_startup or router.on_shutdown:
+        raise TypeError(f"{router.prefix}: a router with event handlers must be included")
     for route in router.routes:
-        if not isinstance(route, APIRoute):
-            raise TypeError(f"{route!r}: only HTTP routes can be added to the app directly")
+        # A subclass (a custom route_class) could carry behaviour this copy drops.
+        if type(route) is not APIRoute:
+            raise TypeError(f"{route!r}: only plain HTTP routes can be added to the app directly")
         app.router.add_api_route(
             prefix + route.path,
             route.endpoint,

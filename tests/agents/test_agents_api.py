@@ -1,4 +1,3 @@
-import asyncio
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -14,7 +13,6 @@ from botskis.marketplace.catalog import get_catalog
 from botskis.realtime.events import Event
 from botskis.runs.models import Run, RunStep
 from tests.agents.factories import REPORT_CONFIG, deploy
-from tests.databases import on_postgres
 from tests.users.factories import Account, sign_up
 
 
@@ -440,40 +438,6 @@ async def test_delete_takes_the_agents_runs_with_it(
         steps = await session.scalar(sa.select(sa.func.count()).select_from(RunStep))
     assert runs == [uuid.UUID(kept["id"])]
     assert steps == 1
-
-
-@pytest.mark.skipif(not on_postgres(), reason="row locks: PostgreSQL")
-async def test_deleting_an_agent_while_a_worker_finishes_its_run_does_not_deadlock(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
-    """A worker finishing a run locks the run row, then updates the agent's
-    counters; a deletion must take its locks in the same order."""
-    account = await sign_up(client)
-    agent = await deploy(client, account)
-    agent_id = uuid.UUID(agent["id"])
-    async with app.state.database.transaction() as session:
-        run = Run(
-            agent_id=agent_id,
-            owner_id=uuid.UUID(account.id),
-            template_slug="report-generator",
-            trigger="manual",
-            status="running",
-            workflow={"steps": []},
-        )
-        session.add(run)
-    async with app.state.database.engine.connect() as worker:
-        await worker.execute(
-            sa.update(Run).where(Run.id == run.id).values(lease_expires_at=sa.func.now())
-        )
-        deletion = asyncio.create_task(
-            client.delete(f"/api/v1/agents/{agent_id}", headers=account.headers)
-        )
-        await asyncio.sleep(0.5)  # the deletion is now waiting on a lock
-        await worker.execute(
-            sa.update(Agent).where(Agent.id == agent_id).values(total_runs=Agent.total_runs + 1)
-        )
-        await worker.commit()
-    assert (await deletion).status_code == 204
 
 
 async def test_concurrency_and_timeout_are_settable_within_bounds(

@@ -26,6 +26,7 @@ from botskis.credentials.service import stored_kinds
 from botskis.database.base import utcnow
 from botskis.marketplace.catalog import Template, get_catalog
 from botskis.realtime.events import emit
+from botskis.runs.locking import lock_running_runs
 from botskis.runs.models import Run
 
 WEBHOOK_TOKEN_BYTES = 32
@@ -249,15 +250,7 @@ async def rotate_webhook_token(
 async def delete_agent(session: AsyncSession, owner_id: uuid.UUID, agent_id: uuid.UUID) -> None:
     """Its runs and their step records go with it (ON DELETE CASCADE)."""
     agent = await get_owned_agent(session, owner_id, agent_id)
-    # Lock its running runs before the agent row: a worker finishing one holds the
-    # run row, then updates the agent's counters. The cascade would lock the other
-    # way round (agent, then runs), a deadlock.
-    await session.execute(
-        select(Run.id)
-        .where(Run.agent_id == agent.id, Run.status == "running")
-        .order_by(Run.id)
-        .with_for_update()
-    )
+    await lock_running_runs(session, Run.agent_id == agent.id)
     _announce(session, agent, status="deleted")
     await session.delete(agent)
     await session.flush()

@@ -18,6 +18,8 @@ from botskis.core.security import (
     create_access_token,
     decode_access_token,
 )
+from botskis.runs.locking import lock_running_runs
+from botskis.runs.models import Run
 from botskis.users.errors import EmailTaken, InactiveUser, InvalidCredentials, WrongPassword
 from botskis.users.models import RevokedToken, User
 
@@ -129,6 +131,8 @@ async def change_password(
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:
+    """Everything the user owns goes with the row (ON DELETE CASCADE)."""
+    await lock_running_runs(session, Run.owner_id == user.id)
     await session.delete(user)
     await session.flush()
 

@@ -230,8 +230,8 @@ class RunWriter:
         return set(held)
 
     async def _write(self, session: AsyncSession, writes: list[RunWrite]) -> None:
-        finals = [w for w in writes if w.final is not None]
-        healed = [w for w in writes if w.final is None and w.run.auto_healed]
+        finals = [(w.run, w.final) for w in writes if w.final is not None]
+        healed = [w.run.id for w in writes if w.final is None and w.run.auto_healed]
         if finals:
             await session.execute(
                 update(RUNS)
@@ -244,15 +244,14 @@ class RunWriter:
                     }
                 ),
                 [
-                    {"b_id": w.run.id, **{f"b_{k}": v for k, v in w.final.columns().items()}}
-                    for w in finals
-                    if w.final is not None
+                    {"b_id": run.id, **{f"b_{k}": v for k, v in final.columns().items()}}
+                    for run, final in finals
                 ],
             )
         if healed:
             await session.execute(
                 update(RUNS).where(RUNS.c.id == bindparam("b_id")).values(auto_healed=True),
-                [{"b_id": w.run.id} for w in healed],
+                [{"b_id": run_id} for run_id in healed],
             )
         records = [record for w in writes for record in w.records]
         if records:
@@ -267,22 +266,19 @@ class RunWriter:
                     status="running",
                     step={"id": record["step_id"], "status": record["status"]},
                 )
-        for w in finals:
-            if w.final is None:
-                continue
-            ending = w.final.ending
+        for run, final in finals:
             # The healing rules read the finished run.
-            w.run.status = ending.status
-            w.run.error_kind = ending.error_kind
-            w.run.error_message = ending.error_message
+            run.status = final.ending.status
+            run.error_kind = final.ending.error_kind
+            run.error_message = final.ending.error_message
             run_update(
                 session,
-                w.run,
-                duration_ms=w.final.duration_ms,
-                error_kind=ending.error_kind,
-                error_message=ending.error_message,
+                run,
+                duration_ms=final.duration_ms,
+                error_kind=run.error_kind,
+                error_message=run.error_message,
             )
-        await healing.record_outcomes(session, self.settings, [w.run for w in finals])
+        await healing.record_outcomes(session, self.settings, [run for run, _ in finals])
         if finals:
             # Slots (per agent, per user) opened: queued runs may now start.
             await wake_workers_after_commit(session)

@@ -146,11 +146,8 @@ async def claim_runs(
                 checkpoints[record.run_id][record.step_id] = record
         for run in runs:
             run_update(session, run)
-        return [
-            ClaimedRun(run, agents[run.agent_id], checkpoints[run.id])
-            for run in runs
-            if run.agent_id in agents
-        ]
+        # A run's agent exists: deleting an agent deletes its runs (ON DELETE CASCADE).
+        return [ClaimedRun(run, agents[run.agent_id], checkpoints[run.id]) for run in runs]
 
 
 async def reclaim_expired(database: Database, settings: Settings) -> int:

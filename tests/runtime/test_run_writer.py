@@ -23,12 +23,13 @@ from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.realtime.models import LoggedEvent
-from botskis.runs.models import Run, RunStep
+from botskis.runs.models import Run, RunStep, Worker
 from botskis.runtime.engine import ClaimedRun, RunExecution
 from botskis.runtime.outbound import create_client
 from botskis.runtime.run_writer import RunWriter
-from botskis.runtime.worker import claim_runs
+from botskis.runtime.worker import RunWorker, claim_runs
 from tests.conftest import make_settings
+from tests.databases import on_postgres
 from tests.fakes.threaded_http import Reply
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.runs.factories import (
@@ -40,6 +41,7 @@ from tests.runs.factories import (
     load_steps,
     queue_run,
 )
+from tests.runs.helpers import wait_for_run
 from tests.users.factories import sign_up
 
 WORKER_ID = "writer-test-worker"
@@ -294,3 +296,43 @@ async def test_stopping_the_writer_commits_what_is_queued_and_in_flight(
         await http.aclose()
     for run_id in (first, second):
         assert (await load_run(database, run_id)).status == "succeeded"
+
+
+@pytest.mark.skipif(not on_postgres(), reason="row locks: PostgreSQL")
+async def test_the_heartbeat_skips_a_run_row_that_a_commit_in_flight_holds(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    database_url: str,
+    tmp_path: Path,
+    fake_vendor: FakeVendorServer,
+) -> None:
+    """The writer locks its batch's run rows; a heartbeat waiting on one of them
+    (and holding others) is how the two deadlocked. It extends the other leases
+    and beats on instead."""
+    database: Database = app.state.database
+    fake_vendor.respond("/slow", Reply(200, delay=2.5))
+    agent = await _agent(app, client)
+    run_id = await queue_run(database, agent, http_workflow(fake_vendor.url, "/slow"))
+    beating = make_settings(
+        database_url,
+        tmp_path / "worker-logs",
+        http_allowlist="127.0.0.1",
+        worker_heartbeat_seconds=0.1,
+    )
+    worker = RunWorker(database, beating)
+    await worker.start()
+    try:
+        await wait_for_run(database, run_id, statuses=("running",))
+        async with _row_locked(database, run_id, seconds=2.0):
+            before = await _last_heartbeat(database, worker.id)
+            deadline = asyncio.get_running_loop().time() + 1.5
+            while await _last_heartbeat(database, worker.id) == before:
+                assert asyncio.get_running_loop().time() < deadline, "the heartbeat is blocked"
+                await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+
+
+async def _last_heartbeat(database: Database, worker_id: str) -> object:
+    async with database.transaction() as session:
+        return await session.scalar(sa.select(Worker.last_heartbeat).where(Worker.id == worker_id))

@@ -62,7 +62,7 @@ class CachedUser:
     is_active: bool
     # GET /users/me's JSON body, made from `user` on first use: it lives and dies
     # with this snapshot, so any change that reloads the user also drops it.
-    profile_json: bytes | None = None
+    profile_body: bytes | None = None
 
 
 class TokenCache:
@@ -130,9 +130,9 @@ class TokenCache:
         state = self.users.get(user.id)
         if state is None or state.user is not user:
             return render(user)
-        if state.profile_json is None:
-            state.profile_json = render(user)
-        return state.profile_json
+        if state.profile_body is None:
+            state.profile_body = render(user)
+        return state.profile_body
 
     def invalidate(self, user_ids: Iterable[uuid.UUID]) -> None:
         self.epoch += 1

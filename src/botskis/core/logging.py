@@ -5,9 +5,10 @@ standard-library logging (uvicorn, sqlalchemy, dbos) routed in.
 Every line written while a request is handled carries its `request_id` (set in
 `request_id_var` by the request-id middleware, added to each record by the
 patcher). Shared work a request happens to start (`start_detached_task`) carries
-none. Security events carry `security=True` so they can be filtered. Never pass bodies, headers, passwords,
-tokens or secrets to a log call: the access log records method, path (secret query
-parameters redacted), status, duration and client IP only.
+none. Security events carry `security=True` so they can be filtered. Never pass
+bodies, headers, passwords, tokens or secrets to a log call: the access log
+records method, path (secret query parameters redacted), status, duration and
+client IP only.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from botskis.core.ratelimit import RateLimiter
 from botskis.core.security import PasswordHasher
 from botskis.database.connection import Database
 from botskis.marketplace.catalog import get_catalog
+from botskis.queue.worker import RunWorker
 from botskis.realtime.lifespan import start_realtime, stop_realtime
-from botskis.runtime.worker import RunWorker
 from botskis.users.token_cache import TokenCache
 
 OPENAPI_URL = "/openapi.json"

@@ -71,7 +71,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Execute queued runs, fire schedules and heal agents until stopped (SIGTERM/SIGINT)."""
-    from botskis.runtime.worker import run_worker_process
+    from botskis.queue.worker import run_worker_process
 
     settings = _load_settings()
     if concurrency is not None:

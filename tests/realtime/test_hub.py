@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from botskis.database.connection import Database
-from botskis.realtime import log
+from botskis.realtime import replay_log
 from botskis.realtime.events import emit
 from botskis.realtime.hub import Hub
 from tests.users.factories import sign_up
@@ -36,7 +36,7 @@ async def test_skipped_events_are_fetched_from_the_log_and_duplicates_dropped(
         for index in range(3):
             emit(session, user_id, "system_update", data={"index": index})
     async with database.transaction() as session:
-        events = await log.events_between(session, user_id, 0, 3)
+        events = await replay_log.events_between(session, user_id, 0, 3)
     assert events is not None
 
     await hub.deliver([events[2]])
@@ -66,7 +66,7 @@ async def test_a_full_queue_closes_that_socket_only(
         for index in range(5):
             emit(session, user_id, "system_update", data={"index": index})
     async with app.state.database.transaction() as session:
-        events = await log.events_between(session, user_id, 0, 5)
+        events = await replay_log.events_between(session, user_id, 0, 5)
     assert events is not None
     for event in events:
         await hub.deliver([event])

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import connect
 
 from botskis.database.connection import Database
-from botskis.realtime import log
+from botskis.realtime import replay_log
 from botskis.realtime.models import LoggedEvent
 from tests.realtime.support import (
     Publisher,
@@ -85,23 +85,23 @@ async def test_resume_while_events_flow_has_no_gap_and_no_duplicate(
 @pytest.mark.e2e
 async def test_beyond_retention_the_client_must_resync(server: str, publisher: Publisher) -> None:
     account = sign_up_live(server)
-    await publisher.emit_many(account.id, log.REPLAY_MAX_EVENTS + 5)
+    await publisher.emit_many(account.id, replay_log.REPLAY_MAX_EVENTS + 5)
     async with socket(server, account) as ws:
         await send(ws, type="resume", since_seq=4)
         resync = await receive(ws)
         assert resync["type"] == "resync_required"
-        assert resync["seq"] == log.REPLAY_MAX_EVENTS + 5
+        assert resync["seq"] == replay_log.REPLAY_MAX_EVENTS + 5
         assert resync["detail"]
 
         await send(ws, type="resume", since_seq=10_000)
         assert (await receive(ws))["type"] == "resync_required"
 
-        await send(ws, type="resume", since_seq=log.REPLAY_MAX_EVENTS)
+        await send(ws, type="resume", since_seq=replay_log.REPLAY_MAX_EVENTS)
         tail = [await receive(ws) for _ in range(5)]
         assert [m["seq"] for m in tail] == list(
-            range(log.REPLAY_MAX_EVENTS + 1, log.REPLAY_MAX_EVENTS + 6)
+            range(replay_log.REPLAY_MAX_EVENTS + 1, replay_log.REPLAY_MAX_EVENTS + 6)
         )
-        assert tail[-1]["data"] == {"index": log.REPLAY_MAX_EVENTS + 4}
+        assert tail[-1]["data"] == {"index": replay_log.REPLAY_MAX_EVENTS + 4}
 
 
 async def test_events_older_than_a_day_are_not_replayed(app: FastAPI, client: object) -> None:
@@ -111,7 +111,7 @@ async def test_events_older_than_a_day_are_not_replayed(app: FastAPI, client: ob
     account = await sign_up(client)
     user_id = uuid.UUID(account.id)
     database: Database = app.state.database
-    old = datetime.now(UTC) - log.REPLAY_MAX_AGE - timedelta(minutes=1)
+    old = datetime.now(UTC) - replay_log.REPLAY_MAX_AGE - timedelta(minutes=1)
     async with database.transaction() as session:
         for seq, created in ((1, old), (2, datetime.now(UTC))):
             session.add(
@@ -120,8 +120,8 @@ async def test_events_older_than_a_day_are_not_replayed(app: FastAPI, client: ob
                 )
             )
     async with database.transaction() as session:
-        assert await log.events_between(session, user_id, 0, 2) is None
-        recent = await log.events_between(session, user_id, 1, 2)
+        assert await replay_log.events_between(session, user_id, 0, 2) is None
+        recent = await replay_log.events_between(session, user_id, 1, 2)
     assert recent is not None and [e.seq for e in recent] == [2]
 
 
@@ -138,7 +138,7 @@ async def test_the_log_is_pruned_in_batches_and_reads_keep_the_exact_bound(
     account = await sign_up(client)
     user_id = uuid.UUID(account.id)
     database: Database = app.state.database
-    total = log.REPLAY_MAX_EVENTS + log.PRUNE_EVERY + 37
+    total = replay_log.REPLAY_MAX_EVENTS + replay_log.PRUNE_EVERY + 37
     emitted = 0
     sizes: list[int] = []
     while emitted < total:
@@ -148,15 +148,19 @@ async def test_the_log_is_pruned_in_batches_and_reads_keep_the_exact_bound(
                 emit(session, user_id, "system_update", data={"index": emitted})
                 emitted += 1
         async with database.transaction() as session:
-            sizes.append(await log.retained_count(session, user_id))
-    assert max(sizes) <= log.REPLAY_MAX_EVENTS + log.PRUNE_EVERY + 7
-    assert sizes[-1] >= log.REPLAY_MAX_EVENTS
+            sizes.append(await replay_log.retained_count(session, user_id))
+    assert max(sizes) <= replay_log.REPLAY_MAX_EVENTS + replay_log.PRUNE_EVERY + 7
+    assert sizes[-1] >= replay_log.REPLAY_MAX_EVENTS
     async with database.transaction() as session:
         assert (
-            await log.events_between(session, user_id, total - log.REPLAY_MAX_EVENTS - 1, total)
+            await replay_log.events_between(
+                session, user_id, total - replay_log.REPLAY_MAX_EVENTS - 1, total
+            )
             is None
         )
-        kept = await log.events_between(session, user_id, total - log.REPLAY_MAX_EVENTS, total)
+        kept = await replay_log.events_between(
+            session, user_id, total - replay_log.REPLAY_MAX_EVENTS, total
+        )
     assert kept is not None and [e.seq for e in kept] == list(
-        range(total - log.REPLAY_MAX_EVENTS + 1, total + 1)
+        range(total - replay_log.REPLAY_MAX_EVENTS + 1, total + 1)
     )

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from botskis.agents.models import Agent
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
-from botskis.runtime.scheduler import fire_due_schedules
+from botskis.execution.scheduler import fire_due_schedules
 from tests.users.factories import Account
 
 FINISHED = ("succeeded", "failed", "cancelled")

@@ -22,7 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from botskis.config import Settings
 from botskis.realtime.events import Event, take_pending
-from botskis.realtime.log import record_pending
+from botskis.realtime.replay_log import record_pending
 
 EventSink = Callable[[Sequence[Event]], Awaitable[None]]
 

@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from botskis.agents.triggers import trigger_errors
 from botskis.credentials.kinds import CREDENTIAL_KINDS
-from botskis.runtime.rendering import ENVIRONMENT, RenderError, check_expression, check_template
-from botskis.runtime.rendering import iter_templates as iter_template_strings
-from botskis.runtime.steps import STEP_KINDS
-from botskis.runtime.workflow import Workflow
+from botskis.execution.rendering import ENVIRONMENT, RenderError, check_expression, check_template
+from botskis.execution.rendering import iter_templates as iter_template_strings
+from botskis.execution.steps import STEP_KINDS
+from botskis.execution.workflow import Workflow
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAMESPACE = uuid.UUID("6f1c2d0e-8a4b-5c3d-9e7f-0a1b2c3d4e5f")

@@ -26,7 +26,7 @@ from loguru import logger
 
 from botskis.core.logging import start_detached_task
 from botskis.database.connection import Database
-from botskis.realtime import log
+from botskis.realtime import replay_log
 from botskis.realtime.events import Event
 from botskis.realtime.frames import text_frame
 
@@ -45,7 +45,12 @@ def dumps(message: dict[str, Any]) -> str:
 def control_message(type: str, seq: int, **fields: Any) -> str:
     """A message that is not an event: it carries the current seq without using one."""
     return dumps(
-        {"type": type, "seq": seq, "timestamp": log.iso_timestamp(datetime.now(UTC)), **fields}
+        {
+            "type": type,
+            "seq": seq,
+            "timestamp": replay_log.iso_timestamp(datetime.now(UTC)),
+            **fields,
+        }
     )
 
 
@@ -172,7 +177,7 @@ class Hub:
                     raise TooManyConnections()
                 if not channel.ready:
                     async with self.database.transaction() as session:
-                        channel.last_seq = await log.current_seq(session, conn.user_id)
+                        channel.last_seq = await replay_log.current_seq(session, conn.user_id)
                     channel.ready = True
                 channel.connections.add(conn)
                 conn.connect_seq = channel.last_seq
@@ -229,7 +234,7 @@ class Hub:
 
     async def _fill_gap(self, user_id: uuid.UUID, channel: UserChannel, up_to_seq: int) -> None:
         async with self.database.transaction() as session:
-            missing = await log.events_between(session, user_id, channel.last_seq, up_to_seq)
+            missing = await replay_log.events_between(session, user_id, channel.last_seq, up_to_seq)
         if missing is None:
             logger.bind(user_id=str(user_id)).warning("events beyond retention; resync required")
             for conn in channel.connections:
@@ -240,7 +245,7 @@ class Hub:
             self._fan_out(channel, event)
 
     def _fan_out(self, channel: UserChannel, event: Event) -> None:
-        text = dumps(log.wire_message(event))
+        text = dumps(replay_log.wire_message(event))
         frame: bytes | None = None
         for conn in channel.connections:
             if conn.wants(event):
@@ -258,7 +263,7 @@ class Hub:
                 if not channel.ready:
                     continue
                 async with self.database.transaction() as session:
-                    latest = await log.current_seq(session, user_id)
+                    latest = await replay_log.current_seq(session, user_id)
                 if latest > channel.last_seq:
                     await self._fill_gap(user_id, channel, latest)
 
@@ -281,13 +286,15 @@ class Hub:
             )
             return
         async with self.database.transaction() as session:
-            events = await log.events_between(session, conn.user_id, since_seq, conn.connect_seq)
+            events = await replay_log.events_between(
+                session, conn.user_id, since_seq, conn.connect_seq
+            )
         if events is None:
             conn.offer(control_message("resync_required", channel.last_seq, detail=RESYNC_DETAIL))
             return
         for event in events:
             if conn.wants(event):
-                conn.offer(dumps(log.wire_message(event)), replay=True)
+                conn.offer(dumps(replay_log.wire_message(event)), replay=True)
 
     def _metrics_changed(self, user_id: uuid.UUID, channel: UserChannel) -> None:
         if self.metrics_reader is None:

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from botskis.config import Settings
 from botskis.database.connection import Database
 from botskis.realtime.bus import create_bus
+from botskis.realtime.dashboard_metrics import dashboard_metrics
 from botskis.realtime.hub import Hub
-from botskis.realtime.metrics import dashboard_metrics
 from botskis.realtime.sink import attach
 from botskis.realtime.socket_quota import SocketQuota
 

@@ -21,7 +21,7 @@ from loguru import logger
 from botskis.database.connection import Database
 from botskis.realtime.bus import EventBus
 from botskis.realtime.events import Event
-from botskis.realtime.log import numbered
+from botskis.realtime.replay_log import numbered
 
 
 def attach(database: Database, bus: EventBus) -> None:

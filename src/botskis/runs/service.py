@@ -21,6 +21,7 @@ from botskis.config import Settings
 from botskis.core.pagination import PageParams
 from botskis.database.base import utcnow
 from botskis.marketplace.catalog import get_catalog
+from botskis.queue.wakeup import wake_workers_after_commit
 from botskis.realtime.events import emit
 from botskis.runs.errors import (
     AgentPaused,
@@ -32,7 +33,6 @@ from botskis.runs.errors import (
     WebhookRateLimited,
 )
 from botskis.runs.models import Run, RunStep
-from botskis.runtime.wakeup import wake_workers_after_commit
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 

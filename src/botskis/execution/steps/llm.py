@@ -25,9 +25,9 @@ import jsonschema
 import openai
 from openai import AsyncOpenAI
 
-from botskis.runtime.errors import failure_for_status
-from botskis.runtime.outbound import BlockedAddress, ResponseTooLarge, create_llm_http_client
-from botskis.runtime.steps.base import (
+from botskis.execution.errors import failure_for_status
+from botskis.execution.outbound import BlockedAddress, ResponseTooLarge, create_llm_http_client
+from botskis.execution.steps.base import (
     StepContext,
     StepFailure,
     StepResult,

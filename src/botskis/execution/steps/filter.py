@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botskis.runtime.steps.base import RunStopped, StepContext, StepResult, unknown_params
+from botskis.execution.steps.base import RunStopped, StepContext, StepResult, unknown_params
 
 FALSE_WORDS = frozenset({"", "false", "no", "off", "none", "null", "0"})
 

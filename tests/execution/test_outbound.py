@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from botskis.config import Settings
-from botskis.runtime.outbound import (
+from botskis.execution.outbound import (
     AddressPolicy,
     BlockedAddress,
     GuardedTransport,

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import httpx
 
 from botskis.config import Settings
-from botskis.runtime.errors import RunStopped, StepFailure
+from botskis.execution.errors import RunStopped, StepFailure
 
 __all__ = [
     "CredentialLookup",

@@ -24,8 +24,8 @@ from typing import Any
 import aiosmtplib
 import httpx
 
-from botskis.runtime.outbound import AddressPolicy, BlockedAddress
-from botskis.runtime.steps.base import (
+from botskis.execution.outbound import AddressPolicy, BlockedAddress
+from botskis.execution.steps.base import (
     StepContext,
     StepFailure,
     StepResult,

@@ -28,15 +28,15 @@ from botskis.core.errors import AppError
 from botskis.credentials.service import get_secret
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.execution.errors import RunStopped, StepFailure
+from botskis.execution.steps import execute_step
+from botskis.execution.steps.base import StepContext
+from botskis.execution.workflow import RetryPolicy, Step, Workflow
 from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.notifications.service import create_notification
+from botskis.queue.writer import LeaseLost, RunEnding, RunFinal, RunWrite, RunWriter
 from botskis.runs.models import Run, RunStep
 from botskis.runs.service import elapsed_ms
-from botskis.runtime.errors import RunStopped, StepFailure
-from botskis.runtime.run_writer import LeaseLost, RunEnding, RunFinal, RunWrite, RunWriter
-from botskis.runtime.steps import execute_step
-from botskis.runtime.steps.base import StepContext
-from botskis.runtime.workflow import RetryPolicy, Step, Workflow
 
 MAX_ERROR_CHARS = 2000
 # Steps without side effects: recomputing them after a crash is harmless, so

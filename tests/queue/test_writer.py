@@ -22,12 +22,12 @@ from botskis.agents.models import Agent
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.execution.engine import ClaimedRun, RunExecution
+from botskis.execution.outbound import create_client
+from botskis.queue.worker import RunWorker, claim_runs
+from botskis.queue.writer import RunWriter
 from botskis.realtime.models import LoggedEvent
 from botskis.runs.models import Run, RunStep, Worker
-from botskis.runtime.engine import ClaimedRun, RunExecution
-from botskis.runtime.outbound import create_client
-from botskis.runtime.run_writer import RunWriter
-from botskis.runtime.worker import RunWorker, claim_runs
 from tests.conftest import make_settings
 from tests.databases import on_postgres
 from tests.fakes.threaded_http import Reply

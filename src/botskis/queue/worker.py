@@ -32,14 +32,14 @@ from botskis.agents.models import Agent
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.execution import healing, scheduler
+from botskis.execution.engine import ClaimedRun, RunExecution
+from botskis.execution.outbound import create_client
 from botskis.monitoring.fingerprints import error_fingerprint
+from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
+from botskis.queue.writer import RunWriter
 from botskis.runs.models import Run, RunStep, Worker
 from botskis.runs.service import elapsed_ms, run_update
-from botskis.runtime import healing, scheduler
-from botskis.runtime.engine import ClaimedRun, RunExecution
-from botskis.runtime.outbound import create_client
-from botskis.runtime.run_writer import RunWriter
-from botskis.runtime.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 
 # Arbitrary constant naming the claim lock among PostgreSQL advisory locks.
 CLAIM_LOCK_KEY = 0x626F74736B6973

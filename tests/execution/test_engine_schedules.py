@@ -16,8 +16,8 @@ from botskis.agents.models import Agent
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.execution.scheduler import fire_due_schedules
 from botskis.runs.models import Run
-from botskis.runtime.scheduler import fire_due_schedules
 from tests.conftest import make_settings
 from tests.runs.factories import create_agent, load_agent
 from tests.users.factories import sign_up

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from botskis.runtime.steps import StepFailure, StepResult, execute_step
-from botskis.runtime.workflow import Step
+from botskis.execution.steps import StepFailure, StepResult, execute_step
+from botskis.execution.workflow import Step
 from tests.fakes.threaded_http import Reply
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.live_server import free_port

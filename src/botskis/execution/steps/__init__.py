@@ -6,7 +6,7 @@ Public interface (stable; the run engine and the template loader use it):
 attempt does and what it leaves to the caller.
 """
 
-from botskis.runtime.steps.base import (
+from botskis.execution.steps.base import (
     RunStopped,
     StepContext,
     StepFailure,
@@ -14,7 +14,7 @@ from botskis.runtime.steps.base import (
     StepResult,
     cap_output,
 )
-from botskis.runtime.steps.execute import STEP_KINDS, execute_step, validate_step
+from botskis.execution.steps.execute import STEP_KINDS, execute_step, validate_step
 
 __all__ = [
     "STEP_KINDS",

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from botskis.runtime.steps import (
+from botskis.execution.steps import (
     STEP_KINDS,
     RunStopped,
     StepFailure,
     execute_step,
     validate_step,
 )
-from botskis.runtime.workflow import Step
+from botskis.execution.workflow import Step
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.runtime.steps.conftest import ContextFactory, step_settings
 

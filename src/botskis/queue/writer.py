@@ -32,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.execution import healing
+from botskis.queue.wakeup import wake_workers_after_commit
 from botskis.runs.models import Run, RunStep
 from botskis.runs.service import run_update
-from botskis.runtime import healing
-from botskis.runtime.wakeup import wake_workers_after_commit
 
 # Core tables: executemany with plain dicts, none of the ORM's per-object work.
 RUNS: Table = Run.__table__  # type: ignore[assignment]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botskis.runtime.rendering import (
+from botskis.execution.rendering import (
     RenderError,
     check_expression,
     check_template,
@@ -27,14 +27,14 @@ from botskis.runtime.rendering import (
     iter_templates,
     render_value,
 )
-from botskis.runtime.steps.base import StepContext, StepFailure, StepKind, StepResult, cap_output
-from botskis.runtime.steps.email import EmailStep
-from botskis.runtime.steps.filter import FilterStep, is_truthy
-from botskis.runtime.steps.http import HttpStep
-from botskis.runtime.steps.llm import LlmStep
-from botskis.runtime.steps.notify import NotifyStep
-from botskis.runtime.steps.transform import TransformStep
-from botskis.runtime.workflow import Step
+from botskis.execution.steps.base import StepContext, StepFailure, StepKind, StepResult, cap_output
+from botskis.execution.steps.email import EmailStep
+from botskis.execution.steps.filter import FilterStep, is_truthy
+from botskis.execution.steps.http import HttpStep
+from botskis.execution.steps.llm import LlmStep
+from botskis.execution.steps.notify import NotifyStep
+from botskis.execution.steps.transform import TransformStep
+from botskis.execution.workflow import Step
 
 STEP_KINDS: dict[str, StepKind] = {
     kind.name: kind

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from botskis.runtime.steps import StepFailure, StepResult, execute_step
-from botskis.runtime.workflow import Step
+from botskis.execution.steps import StepFailure, StepResult, execute_step
+from botskis.execution.workflow import Step
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.live_server import free_port
 from tests.runtime.steps.conftest import ContextFactory, Harness, step_settings

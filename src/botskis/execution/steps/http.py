@@ -26,14 +26,14 @@ from typing import Any
 import httpx
 
 from botskis.credentials.kinds import CREDENTIAL_KINDS
-from botskis.runtime.errors import failure_for_status, failure_for_transport
-from botskis.runtime.outbound import (
+from botskis.execution.errors import failure_for_status, failure_for_transport
+from botskis.execution.outbound import (
     MAX_REDIRECTS,
     BlockedAddress,
     ResponseTooLarge,
     too_large_message,
 )
-from botskis.runtime.steps.base import (
+from botskis.execution.steps.base import (
     StepContext,
     StepFailure,
     StepResult,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botskis.runtime.steps.base import StepContext, StepResult, unknown_params
+from botskis.execution.steps.base import StepContext, StepResult, unknown_params
 
 PARAMS = frozenset({"values"})
 

@@ -17,10 +17,10 @@ from botskis.agents.models import Agent
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.execution.engine import backoff_delay
+from botskis.execution.workflow import RetryPolicy
 from botskis.realtime.models import LoggedEvent
 from botskis.runs.models import Run, RunStep
-from botskis.runtime.engine import backoff_delay
-from botskis.runtime.workflow import RetryPolicy
 from tests.conftest import make_settings
 from tests.fakes.threaded_http import Reply
 from tests.fakes.vendor_server import FakeVendorServer

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from botskis.config import Settings
-from botskis.runtime.outbound import create_client
-from botskis.runtime.steps import StepContext
+from botskis.execution.outbound import create_client
+from botskis.execution.steps import StepContext
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.smtp_server import FakeSmtpServer
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botskis.runtime.steps.base import (
+from botskis.execution.steps.base import (
     StepContext,
     StepFailure,
     StepResult,

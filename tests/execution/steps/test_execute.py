@@ -15,7 +15,7 @@ from botskis.execution.steps import (
 )
 from botskis.execution.workflow import Step
 from tests.fakes.vendor_server import FakeVendorServer
-from tests.runtime.steps.conftest import ContextFactory, step_settings
+from tests.execution.steps.conftest import ContextFactory, step_settings
 
 
 def step(kind: str, params: dict[str, Any], **extra: Any) -> Step:

@@ -13,7 +13,7 @@ from botskis.execution.workflow import Step
 from tests.fakes.threaded_http import Reply
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.live_server import free_port
-from tests.runtime.steps.conftest import ContextFactory, Harness, step_settings
+from tests.execution.steps.conftest import ContextFactory, Harness, step_settings
 
 
 async def call(harness: Harness, **params: Any) -> StepResult:

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, literal, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from botskis.database.base import Base, IdMixin, TimestampMixin, utcnow
@@ -19,15 +19,35 @@ from botskis.database.base import Base, IdMixin, TimestampMixin, utcnow
 RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 RUN_TRIGGERS = ("manual", "schedule", "webhook", "retry", "probe")
+# The statuses the partial indexes below cover, rendered into the SQL: a bound
+# value hides from SQLite (and from a generic PostgreSQL plan) that they apply.
+QUEUED = literal("queued", literal_execute=True)
+RUNNING = literal("running", literal_execute=True)
 
 
 class Run(IdMixin, TimestampMixin, Base):
     __tablename__ = "runs"
     __table_args__ = (
-        Index("ix_runs_status_created_at", "status", "created_at"),
         Index("ix_runs_agent_id_created_at", "agent_id", "created_at"),
         Index("ix_runs_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_runs_worker_id_status", "worker_id", "status"),
+        # Partial indexes over the few queued and running runs, never the history:
+        # the claim's exact order, and the running counts its limits read
+        # (queue.claims). Queries must name the status as a literal to use them.
+        Index(
+            "ix_runs_queue",
+            "queued_at",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_runs_running",
+            "owner_id",
+            "agent_id",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
         UniqueConstraint("agent_id", "idempotency_key", name="uq_runs_agent_idempotency_key"),
         UniqueConstraint("agent_id", "event_id", name="uq_runs_agent_event_id"),
     )

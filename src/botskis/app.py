@@ -12,6 +12,7 @@ from starlette.datastructures import State
 from botskis import __version__
 from botskis.api import health, websocket
 from botskis.api.middleware import install_middleware
+from botskis.api.openapi import document_errors
 from botskis.api.router import include_api
 from botskis.config import Settings, get_settings
 from botskis.core import metrics
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_api(app)
     app.include_router(websocket.router)
     app.include_router(health.router)
+    document_errors(app)
     app.openapi_url = OPENAPI_URL
     app.setup()  # /openapi.json, /docs, /docs/oauth2-redirect and /redoc, matched last
     return app

@@ -20,7 +20,7 @@ from botskis.agents.models import Agent
 from botskis.config import Settings
 from botskis.database.connection import Database
 from botskis.queue.claims import claim_runs, claim_scan, queued_candidates, running_counts
-from botskis.runs.models import Run
+from botskis.runs.models import Run, RunStatus
 from tests.conftest import make_settings
 from tests.databases import on_postgres
 from tests.runs.factories import THREE_STEPS, create_agent, queue_run
@@ -45,7 +45,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 async def _running(database: Database) -> list[Any]:
     async with database.transaction() as session:
         rows = await session.execute(
-            sa.select(Run.agent_id, Run.owner_id).where(Run.status == "running")
+            sa.select(Run.agent_id, Run.owner_id).where(Run.status == RunStatus.RUNNING)
         )
         return list(rows.all())
 
@@ -81,7 +81,9 @@ async def test_concurrent_claims_keep_agent_and_user_limits_exact(
         assert await claim_runs(database, settings, "claimer-late", 10) == []
         async with database.transaction() as session:
             await session.execute(
-                sa.update(Run).where(Run.status == "running").values(status="succeeded")
+                sa.update(Run)
+                .where(Run.status == RunStatus.RUNNING)
+                .values(status=RunStatus.SUCCEEDED)
             )
 
 

@@ -42,7 +42,7 @@ from botskis.execution import healing
 from botskis.execution.engine import ClaimedRun
 from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.queue.wakeup import wake_workers_after_commit
-from botskis.runs.models import QUEUED, RUNNING, Run, RunStep, Worker
+from botskis.runs.models import QUEUED, RUNNING, Run, RunStatus, RunStep, Worker
 from botskis.runs.service import elapsed_ms, run_update
 
 # How many queued runs one claim looks at, per run it may start (runs of agents
@@ -146,7 +146,7 @@ async def _start(
     now = utcnow()
     free = (
         select(Run.id)
-        .where(Run.id.in_(ids), Run.status == "queued")
+        .where(Run.id.in_(ids), Run.status == RunStatus.QUEUED)
         .with_for_update(skip_locked=True, key_share=True)
     )
     return list(
@@ -154,7 +154,7 @@ async def _start(
             update(Run)
             .where(Run.id.in_(free.scalar_subquery()))
             .values(
-                status="running",
+                status=RunStatus.RUNNING,
                 worker_id=worker_id,
                 lease_expires_at=now + timedelta(seconds=settings.worker_lease_seconds),
                 attempts=Run.attempts + 1,
@@ -233,7 +233,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
         expired = list(
             await session.scalars(
                 select(Run)
-                .where(Run.status == "running", Run.lease_expires_at < now)
+                .where(Run.status == RunStatus.RUNNING, Run.lease_expires_at < now)
                 .limit(RECLAIM_BATCH)
                 .with_for_update(skip_locked=True)
             )
@@ -260,7 +260,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                     if past_timeout
                     else f"the worker executing this run stopped {run.attempts} times"
                 )
-                run.status = "failed"
+                run.status = RunStatus.FAILED
                 run.error_kind = kind
                 run.error_message = message
                 run.error_fingerprint = error_fingerprint(kind, message, None, run.template_slug)
@@ -275,7 +275,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 logger.bind(run_id=str(run.id), worker_id=run.worker_id).warning(
                     "lease expired; run returned to the queue"
                 )
-                run.status = "queued"
+                run.status = RunStatus.QUEUED
                 run.worker_id = None
                 run.lease_expires_at = None
                 await session.flush()

@@ -33,7 +33,7 @@ from botskis.execution.outbound import create_client
 from botskis.queue.claims import claim_runs, reclaim_expired
 from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 from botskis.queue.writer import RunWriter
-from botskis.runs.models import Run, Worker
+from botskis.runs.models import Run, RunStatus, Worker
 
 STOP_GRACE_SECONDS = 2.0
 
@@ -106,8 +106,8 @@ class RunWorker:
             async with self.database.transaction() as session:
                 released = await session.execute(
                     update(Run)
-                    .where(Run.worker_id == self.id, Run.status == "running")
-                    .values(status="queued", worker_id=None, lease_expires_at=None)
+                    .where(Run.worker_id == self.id, Run.status == RunStatus.RUNNING)
+                    .values(status=RunStatus.QUEUED, worker_id=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False)
                 )
                 if getattr(released, "rowcount", 0):
@@ -124,8 +124,8 @@ class RunWorker:
             if free > 0:
                 try:
                     claimed = await claim_runs(self.database, self.settings, self.id, free)
-                except Exception:
-                    self.log.exception("claiming runs failed")
+                except Exception as exc:
+                    self._failed("claiming runs failed", exc)
                     await self._pause(self.settings.worker_poll_seconds)
                     continue
                 for run in claimed:
@@ -144,8 +144,9 @@ class RunWorker:
 
         def _done(finished: asyncio.Task[None]) -> None:
             self.running.pop(run_id, None)
-            if not finished.cancelled() and finished.exception() is not None:
-                self.log.bind(run_id=str(run_id)).opt(exception=finished.exception()).error(
+            error = None if finished.cancelled() else finished.exception()
+            if error is not None and self.database.availability.report(error) is None:
+                self.log.bind(run_id=str(run_id)).opt(exception=error).error(
                     "run execution crashed; its lease will expire and it will be retried"
                 )
             self.wake.set()
@@ -158,8 +159,8 @@ class RunWorker:
                 await self.heartbeat()
                 await reclaim_expired(self.database, self.settings)
                 await healing.queue_due_probes(self.database)
-            except Exception:
-                self.log.exception("heartbeat failed")
+            except Exception as exc:
+                self._failed("heartbeat failed", exc)
             await self._pause(self.settings.worker_heartbeat_seconds)
 
     async def heartbeat(self) -> None:
@@ -183,7 +184,7 @@ class RunWorker:
                     select(Run.id)
                     .where(
                         Run.worker_id == self.id,
-                        Run.status == "running",
+                        Run.status == RunStatus.RUNNING,
                         Run.id.in_(list(self.running)),
                     )
                     .with_for_update(skip_locked=True, key_share=True)
@@ -212,17 +213,23 @@ class RunWorker:
                         self.wake.set()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                self.log.exception("LISTEN connection lost; reconnecting")
+            except Exception as exc:
+                self._failed("LISTEN connection lost; reconnecting", exc)
                 await self._pause(1.0)
 
     async def _schedule_loop(self) -> None:
         while not self._stopping:
             try:
                 await scheduler.fire_due_schedules(self.database, self.settings)
-            except Exception:
-                self.log.exception("scheduler tick failed")
+            except Exception as exc:
+                self._failed("scheduler tick failed", exc)
             await self._pause(scheduler.TICK_SECONDS)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """A database outage is logged once, by `Availability`, not per loop pass;
+        anything else with its trace."""
+        if self.database.availability.report(exc) is None:
+            self.log.opt(exception=exc).error(what)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake at once when the worker is asked to stop."""

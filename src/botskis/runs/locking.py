@@ -5,6 +5,10 @@ writes events under its owner (a key-share lock on the user). Deleting an agent 
 a user cascades the other way round: the parent row first, then its runs. So a
 deletion first locks the running runs it is about to remove, in id order, waiting
 for any worker that holds one to commit.
+
+A claim (`queue.claims`) waits on nothing but other claims' advisory locks, each
+per agent or owner and taken in one sorted order, and skips rows others have
+locked, so it closes no cycle with either side.
 """
 
 from __future__ import annotations
@@ -18,5 +22,8 @@ from botskis.runs.models import Run, RunStatus
 async def lock_running_runs(session: AsyncSession, scope: ColumnElement[bool]) -> None:
     """Lock the running runs matching `scope` (say `Run.agent_id == agent.id`)."""
     await session.execute(
-        select(Run.id).where(scope, Run.status == RunStatus.RUNNING).order_by(Run.id).with_for_update()
+        select(Run.id)
+        .where(scope, Run.status == RunStatus.RUNNING)
+        .order_by(Run.id)
+        .with_for_update()
     )

@@ -65,7 +65,7 @@ def test_backfill_counts_this_months_runs_per_owner(tmp_path: Path) -> None:
     now = utcnow()
     last_month = month_bounds(now)[0] - timedelta(seconds=1)
     with throwaway_database(tmp_path, "backfill") as url:
-        migrate.upgrade(url, "0004_realtime")
+        migrate.upgrade(url, "0005_queue_index")
         engine = sa.create_engine(sync_url(url))
         try:
             with engine.begin() as conn:

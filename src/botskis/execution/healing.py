@@ -132,7 +132,8 @@ async def _apply_rules(session: AsyncSession, settings: Settings, run: Run) -> N
     if run.status == RunStatus.SUCCEEDED:
         await _recovered(session, agent)
     elif (
-        agent.status == AgentStatus.ACTIVE and agent.consecutive_failures >= settings.agent_failure_threshold
+        agent.status == AgentStatus.ACTIVE
+        and agent.consecutive_failures >= settings.agent_failure_threshold
     ):
         await _mark_failing(session, settings, agent)
     elif agent.status == AgentStatus.FAILING and run.trigger == "probe":

@@ -53,7 +53,9 @@ async def fire_due_schedules(database: Database, settings: Settings) -> int:
                 claimed = await session.execute(
                     update(Agent)
                     .where(
-                        Agent.id == agent_id, Agent.next_run_at == slot, Agent.status == AgentStatus.ACTIVE
+                        Agent.id == agent_id,
+                        Agent.next_run_at == slot,
+                        Agent.status == AgentStatus.ACTIVE,
                     )
                     .values(next_run_at=following)
                     .execution_options(synchronize_session=False)

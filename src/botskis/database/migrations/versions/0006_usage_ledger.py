@@ -1,7 +1,7 @@
 """usage ledger, backfilled for the current month from the runs that exist
 
-Revision ID: 0005_usage_ledger
-Revises: 0004_realtime
+Revision ID: 0006_usage_ledger
+Revises: 0005_queue_index
 Create Date: 2026-12-02 06:40:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0005_usage_ledger"
-down_revision: str | None = "0004_realtime"
+revision: str = "0006_usage_ledger"
+down_revision: str | None = "0005_queue_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

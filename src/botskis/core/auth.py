@@ -71,7 +71,9 @@ async def current_claims(
     return authenticated.claims
 
 
-async def user_for_update(caller: Annotated[Caller, Depends(current_user)], session: SessionDep) -> User:
+async def user_for_update(
+    caller: Annotated[Caller, Depends(current_user)], session: SessionDep
+) -> User:
     """The caller's row in the request's session, locked, to change and flush."""
     user = await session.scalar(select(User).where(User.id == caller.id).with_for_update())
     if user is None:  # deleted between the token check and this query

@@ -121,4 +121,3 @@ async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple
         select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
     )
     return list(users), total
-

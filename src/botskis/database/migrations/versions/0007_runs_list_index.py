@@ -1,7 +1,7 @@
 """runs: an index for an agent's runs of one status, newest first
 
-Revision ID: 0006_runs_list_index
-Revises: 0005_queue_index
+Revision ID: 0007_runs_list_index
+Revises: 0006_usage_ledger
 Create Date: 2026-12-02 07:10:00.000000
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006_runs_list_index"
-down_revision: str | None = "0005_queue_index"
+revision: str = "0007_runs_list_index"
+down_revision: str | None = "0006_usage_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -70,9 +70,10 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = Field(default=7 * 24 * 60, ge=1, le=60 * 24 * 90)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
 
+    # Empty: no log files (with LOG_FORMAT=json, stdout only).
     log_dir: str = "logs"
     log_level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    log_json: bool = False
+    log_format: Literal["text", "json"] = "text"
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -44,6 +44,9 @@ async def test_ready_when_database_answers_and_migrations_are_at_head(
     response = await _ready(migrated_url, tmp_path, redis_url=None)
     assert response.status_code == 200, response.text
     assert response.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    # A probe every few seconds must not write Alembic's context lines each time.
+    log = (tmp_path / "logs" / "app.log").read_text()
+    assert "alembic" not in log and "Context impl" not in log
 
 
 async def test_not_ready_names_migrations_when_schema_is_behind(

@@ -42,7 +42,7 @@ async def _start_background_work() -> dict[str, str]:
 
 @pytest.fixture
 async def json_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(make_settings(database_url, tmp_path / "logs", log_json=True))
+    application = create_app(make_settings(database_url, tmp_path / "logs", log_format="json"))
     application.add_api_route("/fail", _fail_loudly, methods=["GET"])
     application.add_api_route("/background", _start_background_work, methods=["GET"])
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
@@ -169,34 +169,51 @@ async def test_standard_library_records_below_log_level_are_not_even_built(
     assert not [r for r in records(tmp_path) if "debug from the standard" in r["message"]]
 
 
-def test_size_rotation_counts_bytes_and_sees_other_writers(tmp_path: Path) -> None:
-    """The in-memory byte count rotates where loguru's own size rule would, and a
-    resync picks up lines another process appended to the same file."""
-    from botskis.core.logging import SizeRotation
+async def test_a_forged_line_in_the_path_stays_inside_one_line(
+    client: httpx.AsyncClient, settings: Any
+) -> None:
+    """CR/LF (and any control character) in the path, query, headers or exception
+    text are escaped in text logs: one event, one line."""
+    await client.get(
+        "/api/v1/agents/%0d%0aFORGED%20|%20INFO%20|%20forged%1b[31m?q=%0a",
+        headers={"X-Request-ID": "req-forge"},
+    )
+    lines = (Path(settings.log_dir) / "app.log").read_text().splitlines()
+    assert not [line for line in lines if line.startswith("FORGED") or ("forged" in line
+                and "req-forge" not in line)]
+    (access,) = [line for line in lines if "req-forge" in line and "access=True" in line]
+    assert "\\r\\nFORGED | INFO | forged" in access
+    assert "\x1b" not in access and "\\x1b" in access
 
-    path = tmp_path / "rot.log"
-    sink = logger.add(path, format="{message}", rotation=SizeRotation(2_000, resync_lines=5))
-    try:
-        for index in range(60):
-            logger.info(f"line {index:03d} " + "x" * 90)
-    finally:
-        logger.remove(sink)
-    files = sorted(tmp_path.glob("rot*.log"))
-    assert len(files) >= 3
-    assert all(f.stat().st_size <= 2_000 for f in files)
-    assert sum(f.read_text().count("\n") for f in files) == 60
 
-    other = tmp_path / "shared.log"
-    sink = logger.add(other, format="{message}", rotation=SizeRotation(2_000, resync_lines=1))
+def test_bound_fields_and_exception_text_are_escaped(tmp_path: Path) -> None:
+    from botskis.core.logging import setup_logging
+
+    setup_logging(make_settings("sqlite+aiosqlite://", tmp_path / "logs"))
+    logger.bind(user_input="a\nb").info("message\r\nINFO forged")
     try:
-        logger.info("first")
-        with other.open("a") as foreign:  # another worker process's lines
-            foreign.write("y" * 1_990 + "\n")
-        logger.info("second")  # the resync sees 2,000 bytes: this one rotates
-        logger.info("third")
-    finally:
-        logger.remove(sink)
-    rotated = sorted(tmp_path.glob("shared*.log"))
-    assert len(rotated) == 2
-    current = other.read_text()
-    assert "second" in current and "third" in current and "y" * 10 not in current
+        raise ValueError("bad\nERROR forged")
+    except ValueError:
+        logger.exception("failed")
+    app_log = (tmp_path / "logs" / "app.log").read_text().splitlines()
+    assert len(app_log) == 2
+    assert "message\\r\\nINFO forged" in app_log[0] and "user_input=a\\nb" in app_log[0]
+    assert "exception=ValueError: bad\\nERROR forged" in app_log[1]
+    error_log = (tmp_path / "logs" / "error.log").read_text().splitlines()
+    assert error_log[0].endswith("exception=ValueError: bad\\nERROR forged")
+    # The stack trace follows as indented continuation lines, never a new event.
+    assert len(error_log) > 2 and all(line.startswith("    ") for line in error_log[1:])
+
+
+def test_json_format_writes_stdout_and_no_files_without_a_log_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botskis.core.logging import setup_logging
+
+    settings = make_settings("sqlite+aiosqlite://", tmp_path / "logs", log_format="json")
+    setup_logging(settings.model_copy(update={"log_dir": ""}))
+    logger.bind(path="/x\r\nforged").info("one\nevent")
+    out = capsys.readouterr().out.splitlines()
+    (line,) = [json.loads(text) for text in out if "event" in text]
+    assert line["message"] == "one\nevent" and line["path"] == "/x\r\nforged"
+    assert not (tmp_path / "logs").exists()

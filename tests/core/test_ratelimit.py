@@ -107,7 +107,7 @@ async def test_login_is_limited_per_email_across_ips(
     limited: Callable[..., object], tmp_path: Path
 ) -> None:
     async with limited(  # type: ignore[attr-defined]
-        rate_limit_login="2/minute", trusted_proxies=["127.0.0.1"], log_json=True
+        rate_limit_login="2/minute", trusted_proxies=["127.0.0.1"], log_format="json"
     ) as client:
         body = {"email": "target@example.com", "password": DEFAULT_PASSWORD, "full_name": "T"}
         assert (await client.post("/api/v1/users", json=body)).status_code == 201
@@ -173,7 +173,7 @@ async def test_redis_outage_fails_open_and_limits_return(database_url: str, tmp_
             tmp_path / "logs",
             redis_url=redis_server.url,
             rate_limit_default="3/minute",
-            log_json=True,
+            log_format="json",
         )
         application = create_app(settings)
         async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
@@ -230,7 +230,7 @@ def test_two_worker_processes_share_one_limit(tmp_path: Path) -> None:
             tmp_path / "logs",
             REDIS_URL=redis_server.url,
             RATE_LIMIT_DEFAULT="10/minute",
-            LOG_JSON="true",
+            LOG_FORMAT="json",
             WORKER_EMBEDDED="false",
             METRICS_TOKEN="metrics-secret",
         )

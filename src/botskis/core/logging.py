@@ -1,14 +1,24 @@
-"""Loguru everywhere: coloured console in development, one JSON object per line with
-LOG_JSON=true, files app.log (everything) and error.log (ERROR+, stack traces);
-standard-library logging (uvicorn, sqlalchemy, dbos) routed in.
+"""Loguru everywhere, in one of two formats (LOG_FORMAT):
 
-Every line written while a request is handled carries its `request_id` (set in
-`request_id_var` by the request-id middleware, added to each record by the
-patcher). Shared work a request happens to start (`start_detached_task`) carries
-none. Security events carry `security=True` so they can be filtered. Never pass
-bodies, headers, passwords, tokens or secrets to a log call: the access log
-records method, path (secret query parameters redacted), status, duration and
-client IP only.
+* `text` (the default): a coloured line per event on the console, and the same
+  lines in LOG_DIR's `app.log` (everything, kept 10 days) and `error.log` (ERROR
+  and up with their stack traces, kept 30 days), both rotated by loguru at 500 MB;
+* `json`: one JSON object per line on stdout, what container platforms collect,
+  and in the same files unless LOG_DIR is empty.
+
+One event is always one line. In text, every value (the message, each bound
+field, exception text) is escaped: CR, LF and every other control character
+become `\\r`, `\\n`, `\\xNN`, so a path like `/%0d%0aFORGED` cannot start a
+forged line. JSON escapes them by construction. The only continuation lines are
+a stack trace's in error.log, each indented (and escaped) under its event.
+
+Standard-library logging (uvicorn, sqlalchemy, alembic) is routed in. Every line
+written while a request is handled carries its `request_id` (set in
+`request_id_var` by the request-id middleware); shared work a request happens to
+start (`start_detached_task`) carries none. Security events carry
+`security=True`. Never pass bodies, headers, passwords, tokens or secrets to a
+log call: the access log records method, path (secret query parameters
+redacted), status, duration and client IP only.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
+import re
 import sys
 import traceback
 from asyncio import Task
@@ -33,22 +43,30 @@ from botskis.config import Settings
 if TYPE_CHECKING:
     from loguru import Record
 
-# The plain-text line (files, and a console that is not a terminal) is built once per
-# record by `_add_text_line` and written by every sink as is: loguru would otherwise
-# format the same fields again for each sink. Loguru appends "\n{exception}" itself.
-TEXT_FORMAT = "{extra[_line]}"
-# A terminal gets the short coloured form, formatted by loguru.
-CONSOLE_FORMAT = (
-    "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
-    "<cyan>{extra[request_id]}</cyan> | <level>{message}</level>{extra[_fields]}"
+LINE = (
+    "{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[request_id]} | "
+    "{name}:{function}:{line} - {extra[_message]}{extra[_fields]}{extra[_error]}"
 )
-_COMPUTED = frozenset({"_fields", "_json", "_line"})
-# The request being handled ("-" outside requests). A ContextVar of our own, read by
-# the patchers: loguru's `contextualize` costs a context manager and a dict copy per
-# request, and another merge per record. Tasks started by a request inherit it, so
-# work that outlives the request and serves others starts with `start_detached_task`.
+CONSOLE_LINE = (
+    "<green>{time:HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{extra[request_id]}</cyan> | <level>{extra[_message]}</level>"
+    "{extra[_fields]}{extra[_error]}"
+)
+ROTATION = "500 MB"
+_COMPUTED = frozenset({"_message", "_fields", "_error", "_traceback", "_json"})
+_HIDDEN = _COMPUTED | {"request_id"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# The request being handled ("-" outside requests), read by the patchers. Tasks
+# started by a request inherit it, so work that outlives the request and serves
+# others starts with `start_detached_task`.
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 T = TypeVar("T")
+
+
+def escape(value: object) -> str:
+    """`value` as text on one line: control characters as visible escapes."""
+    return _CONTROL.sub(lambda m: _ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), str(value))
 
 
 def start_detached_task(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> Task[T]:
@@ -59,11 +77,9 @@ def start_detached_task(coro: Coroutine[Any, Any, T], *, name: str | None = None
     return asyncio.create_task(coro, name=name, context=context)
 
 
-_HIDDEN = _COMPUTED | {"request_id"}
-
 
 class InterceptHandler(logging.Handler):
-    """Sends standard-library records (uvicorn, sqlalchemy, dbos) to loguru."""
+    """Sends standard-library records (uvicorn, sqlalchemy, alembic) to loguru."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -80,34 +96,34 @@ class InterceptHandler(logging.Handler):
         )
 
 
-def _extra_fields(record: Record) -> str:
-    fields = [f"{k}={v}" for k, v in record["extra"].items() if k not in _HIDDEN]
-    return (" | " + " ".join(fields)) if fields else ""
-
-
-def _add_text_line(record: Record) -> None:
-    """Patcher: the `key=value` tail for the coloured console and the whole plain
-    line (`2026-11-26 12:00:00.123 | INFO     | <request id> | module:function:line -
-    message | key=value ...`), built once per record for every sink."""
+def _add_request_id(record: Record) -> None:
     extra = record["extra"]
     if "request_id" not in extra:  # a request id bound explicitly wins
         extra["request_id"] = request_id_var.get()
-    fields = _extra_fields(record)
-    extra["_fields"] = fields
-    # "2026-11-26 12:00:00.123" without the offset; one C call instead of loguru's
-    # strftime-based formatting of its datetime.
-    time = record["time"].isoformat(" ", "milliseconds")[:23]
-    extra["_line"] = (
-        f"{time} | {record['level'].name: <8} | {extra['request_id']} | "
-        f"{record['name']}:{record['function']}:{record['line']} - {record['message']}{fields}"
+
+
+def _add_text_fields(record: Record) -> None:
+    """Patcher for text: the escaped message, fields, exception and stack trace."""
+    _add_request_id(record)
+    extra = record["extra"]
+    fields = [f"{k}={escape(v)}" for k, v in extra.items() if k not in _HIDDEN]
+    extra["_message"] = escape(record["message"])
+    extra["_fields"] = (" | " + " ".join(fields)) if fields else ""
+    error = record["exception"]
+    if error is None:
+        extra["_error"] = extra["_traceback"] = ""
+        return
+    extra["_error"] = " | exception=" + escape(
+        "".join(traceback.format_exception_only(error.type, error.value)).strip()
     )
+    lines = "".join(traceback.format_exception(error.type, error.value, error.traceback))
+    extra["_traceback"] = "".join(f"\n    {escape(line)}" for line in lines.splitlines())
 
 
 def _add_json_line(record: Record) -> None:
-    """Patcher: the whole JSON line, built once per record for every sink."""
+    """Patcher for json: the whole line, escaped by the JSON encoder."""
+    _add_request_id(record)
     extra = record["extra"]
-    if "request_id" not in extra:  # a request id bound explicitly wins
-        extra["request_id"] = request_id_var.get()
     line: dict[str, Any] = {
         "time": record["time"].isoformat(),
         "level": record["level"].name,
@@ -127,95 +143,61 @@ def _add_json_line(record: Record) -> None:
     extra["_json"] = json.dumps(line, default=str)
 
 
-ROTATE_BYTES = 500 * 1024 * 1024
-# Re-read the file's real size this often, so lines written by other processes
-# (serve --workers N shares the files) count towards the rotation too.
-SIZE_RESYNC_LINES = 1000
-
-
-class SizeRotation:
-    """Loguru's "500 MB" rotation seeks to the end of the file and asks its position
-    before every line: two system calls per line. This counts the bytes written
-    instead and asks the file system only every SIZE_RESYNC_LINES lines (and for
-    each new file after a rotation)."""
-
-    def __init__(self, limit: int, resync_lines: int = SIZE_RESYNC_LINES) -> None:
-        self.limit = limit
-        self.resync_lines = resync_lines
-        self.file: Any = None
-        self.size = 0
-        self.lines = 0
-
-    def __call__(self, message: str, file: Any) -> bool:
-        if file is not self.file or self.lines >= self.resync_lines:
-            self.file = file
-            self.size = os.fstat(file.fileno()).st_size
-            self.lines = 0
-        length = len(message.encode()) if not message.isascii() else len(message)
-        if self.size + length > self.limit:
-            self.file = None  # loguru opens a new file; its size is read on the next line
-            return True
-        self.size += length
-        self.lines += 1
-        return False
-
-
+# Format functions, so loguru appends no exception of its own: the patchers render it.
 def _json_format(_record: Record) -> str:
-    # A callable, so loguru appends no traceback: the JSON line carries it.
     return "{extra[_json]}\n"
+
+
+def _line_format(_record: Record) -> str:
+    return LINE + "\n"
+
+
+def _console_format(_record: Record) -> str:
+    return CONSOLE_LINE + "\n"
+
+
+def _traceback_format(_record: Record) -> str:
+    return LINE + "{extra[_traceback]}\n"
 
 
 def setup_logging(settings: Settings) -> None:
     logger.remove()
-    if settings.log_json:
-        logger.configure(extra={}, patcher=_add_json_line)
-        console_format: Any = _json_format
-        file_format: Any = _json_format
-        colorize: bool | None = False
+    json_lines = settings.log_format == "json"
+    logger.configure(extra={}, patcher=_add_json_line if json_lines else _add_text_fields)
+    if json_lines:
+        logger.add(sys.stdout, level=settings.log_level, format=_json_format, colorize=False)
     else:
-        logger.configure(extra={}, patcher=_add_text_line)
-        file_format = TEXT_FORMAT
-        if sys.stderr.isatty():
-            console_format, colorize = CONSOLE_FORMAT, None  # loguru honours NO_COLOR
-        else:
-            console_format, colorize = TEXT_FORMAT, False
-    logger.add(
-        sys.stderr,
-        level=settings.log_level,
-        format=console_format,
-        colorize=colorize,
-        backtrace=False,
-        diagnose=False,
-    )
-    log_dir = Path(settings.log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    logger.add(
-        log_dir / "app.log",
-        level=settings.log_level,
-        format=file_format,
-        rotation=SizeRotation(ROTATE_BYTES),
-        retention="10 days",
-        enqueue=False,
-        backtrace=False,
-        diagnose=False,
-    )
-    logger.add(
-        log_dir / "error.log",
-        level="ERROR",
-        format=file_format,
-        rotation=SizeRotation(ROTATE_BYTES),
-        retention="30 days",
-        enqueue=False,
-        backtrace=True,
-        diagnose=False,
-    )
+        colour = sys.stderr.isatty()
+        logger.add(
+            sys.stderr,
+            level=settings.log_level,
+            format=_console_format if colour else _line_format,
+            colorize=None if colour else False,  # loguru honours NO_COLOR
+        )
+    if settings.log_dir:
+        log_dir = Path(settings.log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        logger.add(
+            log_dir / "app.log",
+            level=settings.log_level,
+            format=_json_format if json_lines else _line_format,
+            rotation=ROTATION,
+            retention="10 days",
+        )
+        logger.add(
+            log_dir / "error.log",
+            level="ERROR",
+            format=_json_format if json_lines else _traceback_format,
+            rotation=ROTATION,
+            retention="30 days",
+        )
     # Standard-library records below LOG_LEVEL are dropped before a LogRecord is even
     # built. Level 0 here would also make uvicorn wrap the app in its per-message TRACE
     # logger, which costs a third of a request.
     logging.basicConfig(
         handlers=[InterceptHandler()], level=logger.level(settings.log_level).no, force=True
     )
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "dbos"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "alembic"):
         std = logging.getLogger(name)
         std.handlers = [InterceptHandler()]
         std.propagate = False

@@ -1,7 +1,7 @@
 """billing accounts, invoices and stripe events
 
-Revision ID: 0007_stripe_billing
-Revises: 0006_usage_ledger
+Revision ID: 0008_stripe_billing
+Revises: 0007_runs_list_index
 Create Date: 2026-12-02 07:12:19.768986
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0007_stripe_billing"
-down_revision: str | None = "0006_usage_ledger"
+revision: str = "0008_stripe_billing"
+down_revision: str | None = "0007_runs_list_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,7 +14,7 @@ from botskis.config import Settings
 from botskis.core.errors import Unauthorized
 from botskis.core.ratelimit import RateLimiter
 from botskis.core.security import InvalidToken, TokenClaims
-from botskis.users.errors import InactiveUser, SuperuserRequired
+from botskis.users.errors import EmailNotVerified, InactiveUser, SuperuserRequired
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
@@ -83,7 +83,17 @@ async def current_superuser(user: Annotated[User, Depends(current_user)]) -> Use
     return user
 
 
+async def verified_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """The caller, who must have verified their email address when
+    REQUIRE_VERIFIED_EMAIL is on: deploying and running agents stand on this."""
+    settings: Settings = request.app.state.settings
+    if settings.email_verification_required and user.email_verified_at is None:
+        raise EmailNotVerified()
+    return user
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
+VerifiedUser = Annotated[User, Depends(verified_user)]
 UserForUpdate = Annotated[User, Depends(user_for_update)]
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
 Superuser = Annotated[User, Depends(current_superuser)]

@@ -7,6 +7,7 @@ domain adds one line here when it gains tables.
 from botskis.agents import models as agents_models
 from botskis.credentials import models as credentials_models
 from botskis.database.base import Base
+from botskis.mail import models as mail_models
 from botskis.notifications import models as notifications_models
 from botskis.onboarding import models as onboarding_models
 from botskis.realtime import models as realtime_models
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "agents_models",
     "credentials_models",
+    "mail_models",
     "notifications_models",
     "onboarding_models",
     "realtime_models",

@@ -40,6 +40,7 @@ from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_
 from botskis.queue.writer import RunWriter
 from botskis.runs.models import Run, RunStep, Worker
 from botskis.runs.service import elapsed_ms, run_update
+from botskis.users.mail_outbox import start_mail_delivery
 
 # Arbitrary constant naming the claim lock among PostgreSQL advisory locks.
 CLAIM_LOCK_KEY = 0x626F74736B6973
@@ -243,6 +244,7 @@ class RunWorker:
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="worker-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
+            start_mail_delivery(self.database, self.settings, self._stop_requested),
         ]
         if self.database.engine.dialect.name == "postgresql":
             self._loops.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))

@@ -26,3 +26,38 @@ class WrongPassword(AppError):
 class SuperuserRequired(Forbidden):
     def __init__(self) -> None:
         super().__init__("This action requires an administrator")
+
+
+class AccountTokenInvalid(AppError):
+    status = 400
+
+    def __init__(self, detail: str = "This link is not valid; ask for a new one") -> None:
+        super().__init__(detail, reason="token_invalid")
+
+
+class AccountTokenUsed(AppError):
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("This link has already been used; ask for a new one", reason="token_used")
+
+
+class AccountTokenExpired(AppError):
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("This link has expired; ask for a new one", reason="token_expired")
+
+
+class EmailAlreadyVerified(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This email address is already verified")
+
+
+class EmailNotVerified(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(
+            "Verify your email address before deploying or running agents: open the link "
+            "we sent, or ask for a new one with POST /api/v1/auth/verify-email/resend",
+            reason="email_not_verified",
+        )

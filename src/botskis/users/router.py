@@ -8,10 +8,10 @@ from loguru import logger
 from botskis.api.dependencies import HasherDep, SessionDep, SettingsDep
 from botskis.core import metrics
 from botskis.core.auth import CurrentClaims, CurrentUser, Superuser, UserForUpdate
-from botskis.core.errors import AppError
+from botskis.core.errors import AppError, ValidationFailed
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
-from botskis.users import schemas, service
+from botskis.users import schemas, service, verification
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
@@ -36,8 +36,66 @@ async def sign_up(
         full_name=body.full_name,
         company=body.company,
     )
+    await verification.send_verification(session, settings, user)
     logger.bind(security=True, user_id=str(user.id)).info("signup")
     return user
+
+
+@public_router.post("/auth/verify-email", response_model=schemas.User)
+async def verify_email(
+    body: schemas.VerifyEmail, session: SessionDep, settings: SettingsDep
+) -> User:
+    user = await verification.verify_email(session, settings, body.token)
+    logger.bind(security=True, user_id=str(user.id)).info("email verified")
+    return user
+
+
+RESET_ACCEPTED = schemas.Accepted(
+    detail="If an account uses this address, a link to reset its password is on its way"
+)
+
+
+@public_router.post(
+    "/auth/password-reset", status_code=status.HTTP_202_ACCEPTED, response_model=schemas.Accepted
+)
+async def request_password_reset(
+    request: Request, body: schemas.PasswordResetRequest, session: SessionDep, settings: SettingsDep
+) -> schemas.Accepted:
+    """The same answer, after the same work, whether or not the account exists: the
+    worker looks the address up when it composes the mail."""
+    await enforce(request, settings.rate_limit_login, "reset-ip", client_ip(request))
+    await enforce(request, settings.rate_limit_account_mail, "reset-email", body.email)
+    verification.request_password_reset(session, body.email)
+    return RESET_ACCEPTED
+
+
+@public_router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def confirm_password_reset(
+    request: Request,
+    body: schemas.PasswordResetConfirm,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> Response:
+    await enforce(request, settings.rate_limit_login, "reset-confirm-ip", client_ip(request))
+    user = await verification.confirm_password_reset(
+        session, hasher, settings, body.token, body.new_password
+    )
+    logger.bind(security=True, user_id=str(user.id)).info("password reset")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/auth/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.Accepted,
+)
+async def resend_verification(
+    request: Request, user: UserForUpdate, session: SessionDep, settings: SettingsDep
+) -> schemas.Accepted:
+    await enforce(request, settings.rate_limit_account_mail, "verify-resend", str(user.id))
+    await verification.resend_verification(session, settings, user)
+    return schemas.Accepted(detail=f"A new verification link is on its way to {user.email}")
 
 
 async def _login(
@@ -106,13 +164,33 @@ def _profile_json(user: User) -> bytes:
 
 
 @router.patch("/users/me", response_model=schemas.User)
-async def update_me(body: schemas.UserUpdate, user: UserForUpdate, session: SessionDep) -> User:
-    return await service.update_profile(session, user, changes=body.model_dump(exclude_unset=True))
+async def update_me(
+    body: schemas.UserUpdate,
+    user: UserForUpdate,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> User:
+    if body.email is not None:
+        if body.current_password is None:
+            raise ValidationFailed(
+                "Changing the email address needs the current password",
+                [{"field": "current_password", "message": "field required with email"}],
+            )
+        await verification.request_email_change(
+            session, hasher, settings, user, new_email=body.email, password=body.current_password
+        )
+    changes = body.model_dump(exclude_unset=True, exclude={"email", "current_password"})
+    return await service.update_profile(session, user, changes=changes)
 
 
 @router.post("/users/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    body: schemas.PasswordChange, user: UserForUpdate, session: SessionDep, hasher: HasherDep
+    body: schemas.PasswordChange,
+    user: UserForUpdate,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
 ) -> Response:
     await service.change_password(
         session,
@@ -121,13 +199,19 @@ async def change_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
+    await verification.notify_password_changed(
+        session, settings, user, how="changed from the account settings"
+    )
     logger.bind(security=True, user_id=str(user.id)).info("password changed")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(user: UserForUpdate, session: SessionDep) -> Response:
-    await service.delete_user(session, user)
+async def delete_me(
+    body: schemas.AccountDeletion, user: UserForUpdate, session: SessionDep, hasher: HasherDep
+) -> Response:
+    await service.delete_user(session, hasher, user, password=body.password)
+    logger.bind(security=True, user_id=str(user.id)).info("account deleted")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

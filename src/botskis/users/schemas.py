@@ -42,9 +42,41 @@ class UserCreate(StrictModel):
     company: Company | None = None
 
 
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=1024)]
+OneTimeCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=40)]
+LinkToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class UserUpdate(StrictModel):
     full_name: FullName | None = None
     company: Company | None = None
+    # A new login address takes effect once the link mailed to it is opened; asking
+    # for it needs the current password.
+    email: Email | None = None
+    current_password: CurrentPassword | None = None
+
+
+class AccountDeletion(StrictModel):
+    password: CurrentPassword
+    # The current TOTP code or a recovery code, when two-factor authentication is on.
+    code: OneTimeCode | None = None
+
+
+class VerifyEmail(StrictModel):
+    token: LinkToken
+
+
+class PasswordResetRequest(StrictModel):
+    email: Email
+
+
+class PasswordResetConfirm(StrictModel):
+    token: LinkToken
+    new_password: Password
+
+
+class Accepted(BaseModel):
+    detail: str
 
 
 class PasswordChange(StrictModel):
@@ -74,3 +106,5 @@ class User(BaseModel):
     is_superuser: bool
     plan: str
     created_at: datetime
+    email_verified_at: datetime | None
+    two_factor_enabled: bool

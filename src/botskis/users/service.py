@@ -18,6 +18,7 @@ from botskis.core.security import (
     create_access_token,
     decode_access_token,
 )
+from botskis.database.base import utcnow
 from botskis.runs.locking import lock_running_runs
 from botskis.runs.models import Run
 from botskis.users.errors import EmailTaken, InactiveUser, InvalidCredentials, WrongPassword
@@ -37,6 +38,7 @@ async def create_user(
     full_name: str,
     company: str | None = None,
     is_superuser: bool = False,
+    email_verified: bool = False,
 ) -> User:
     email = email.strip().lower()
     if await get_by_email(session, email) is not None:
@@ -47,6 +49,7 @@ async def create_user(
         full_name=full_name,
         company=company,
         is_superuser=is_superuser,
+        email_verified_at=utcnow() if email_verified else None,
     )
     session.add(user)
     await session.flush()
@@ -130,8 +133,13 @@ async def change_password(
     await session.flush()
 
 
-async def delete_user(session: AsyncSession, user: User) -> None:
+async def delete_user(
+    session: AsyncSession, hasher: PasswordHasher, user: User, *, password: str
+) -> None:
     """Everything the user owns goes with the row (ON DELETE CASCADE)."""
+    await session.refresh(user)
+    if not await hasher.verify(password, user.hashed_password):
+        raise WrongPassword()
     await lock_running_runs(session, Run.owner_id == user.id)
     await session.delete(user)
     await session.flush()

@@ -61,3 +61,43 @@ class EmailNotVerified(Forbidden):
             "we sent, or ask for a new one with POST /api/v1/auth/verify-email/resend",
             reason="email_not_verified",
         )
+
+
+class TwoFactorAlreadyEnabled(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Two-factor authentication is already on; turn it off first")
+
+
+class TwoFactorNotStarted(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Start with POST /api/v1/users/me/2fa/setup")
+
+
+class TwoFactorNotEnabled(Conflict):
+    def __init__(self) -> None:
+        super().__init__("Two-factor authentication is not on")
+
+
+class InvalidCode(AppError):
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("The code is not valid", reason="code_invalid")
+
+
+class CodeRequired(AppError):
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Two-factor authentication is on: send the current code or a recovery code",
+            reason="code_required",
+        )
+
+
+class MfaTokenInvalid(Unauthorized):
+    def __init__(self) -> None:
+        super().__init__(
+            "The mfa_token is invalid, expired or already used: log in again",
+            reason="mfa_token_invalid",
+        )

@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 from loguru import logger
 
 from botskis.api.dependencies import HasherDep, SessionDep, SettingsDep
+from botskis.config import Settings
 from botskis.core import metrics
 from botskis.core.auth import CurrentClaims, CurrentUser, Superuser, UserForUpdate
-from botskis.core.errors import AppError, ValidationFailed
+from botskis.core.errors import AppError, Unauthorized, ValidationFailed
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
-from botskis.users import schemas, service, verification
+from botskis.users import schemas, service, two_factor, verification
+from botskis.users.caller import Caller
+from botskis.users.lockout import CodeLockout
 from botskis.users.models import User
-from botskis.users.token_cache import TokenCache
 
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["users"])
@@ -98,14 +100,22 @@ async def resend_verification(
     return schemas.Accepted(detail=f"A new verification link is on its way to {user.email}")
 
 
-async def _login(
+async def get_lockout(request: Request) -> CodeLockout:
+    lockout: CodeLockout = request.app.state.code_lockout
+    return lockout
+
+
+LockoutDep = Annotated[CodeLockout, Depends(get_lockout)]
+
+
+async def _authenticate(
     request: Request,
     session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
     email: str,
     password: str,
-) -> schemas.Token:
+) -> User:
     """Limited per client IP and, separately, per email, before any bcrypt work."""
     await enforce(request, settings.rate_limit_login, "login-ip", client_ip(request))
     await enforce(request, settings.rate_limit_login, "login-email", email.strip().lower())
@@ -115,23 +125,70 @@ async def _login(
         metrics.LOGIN_FAILURES.inc()
         logger.bind(security=True).warning("login failed")
         raise
+    return user
+
+
+def _tokens(settings: Settings, user: User) -> schemas.Token:
     logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
     token = service.issue_token(settings, user)
     return schemas.Token(access_token=token.token, expires_in=token.expires_in)
 
 
-@public_router.post("/auth/login", response_model=schemas.Token)
+@public_router.post(
+    "/auth/login",
+    response_model=schemas.Token | schemas.MfaChallenge,
+    responses={401: {"description": "Incorrect email or password"}},
+)
 async def login(
     request: Request,
     body: schemas.LoginRequest,
     session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
+) -> schemas.Token | schemas.MfaChallenge:
+    """Tokens, or for an account with two-factor authentication an `mfa_token` to
+    complete with the code at POST /api/v1/auth/login/mfa."""
+    user = await _authenticate(request, session, hasher, settings, body.email, body.password)
+    if user.two_factor_enabled:
+        logger.bind(security=True, user_id=str(user.id)).info("password accepted; code required")
+        challenge = service.issue_mfa_token(settings, user)
+        return schemas.MfaChallenge(mfa_token=challenge.token, expires_in=challenge.expires_in)
+    return _tokens(settings, user)
+
+
+@public_router.post(
+    "/auth/login/mfa",
+    response_model=schemas.Token,
+    responses={
+        401: {"description": "The mfa_token or the code is not valid"},
+        429: {"description": "Too many wrong codes for this account"},
+    },
+)
+async def login_mfa(
+    request: Request,
+    body: schemas.MfaLogin,
+    session: SessionDep,
+    settings: SettingsDep,
+    lockout: LockoutDep,
 ) -> schemas.Token:
-    return await _login(request, session, hasher, settings, body.email, body.password)
+    await enforce(request, settings.rate_limit_login, "login-ip", client_ip(request))
+    user, claims = await service.user_of_mfa_token(session, settings, body.mfa_token)
+    ok = await two_factor.check_code(
+        session, settings, lockout, user.id, code=body.code, recovery_code=body.recovery_code
+    )
+    if not ok:
+        metrics.LOGIN_FAILURES.inc()
+        logger.bind(security=True, user_id=str(user.id)).warning("second factor failed")
+        raise Unauthorized("The code is not valid", reason="code_invalid")
+    service.spend_mfa_token(session, user, claims)
+    return _tokens(settings, user)
 
 
-@public_router.post("/auth/token", response_model=schemas.Token)
+@public_router.post(
+    "/auth/token",
+    response_model=schemas.Token,
+    responses={401: {"description": "Incorrect email or password"}},
+)
 async def login_form(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=254)],
@@ -140,27 +197,27 @@ async def login_form(
     hasher: HasherDep,
     settings: SettingsDep,
 ) -> schemas.Token:
-    """OAuth2 password flow, for the Authorize button in /docs."""
-    return await _login(request, session, hasher, settings, username, password)
+    """OAuth2 password flow, for the Authorize button in /docs (accounts with
+    two-factor authentication log in with /auth/login and /auth/login/mfa)."""
+    user = await _authenticate(request, session, hasher, settings, username, password)
+    if user.two_factor_enabled:
+        raise Unauthorized(
+            "This account uses two-factor authentication: log in with POST "
+            "/api/v1/auth/login, then POST /api/v1/auth/login/mfa",
+            reason="mfa_required",
+        )
+    return _tokens(settings, user)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) -> Response:
-    await service.revoke_token(session, user, claims)
+    await service.revoke_token(session, user.id, claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/users/me", response_model=schemas.User)
-async def read_me(request: Request, user: CurrentUser) -> Response:
-    # Not a docstring: FastAPI would publish it as the operation's description.
-    # The body is rendered once per cached snapshot of the caller (and dropped with
-    # it), not validated and serialised on every call: every dashboard polls this.
-    cache: TokenCache = request.app.state.token_cache
-    return Response(cache.profile_json(user, _profile_json), media_type="application/json")
-
-
-def _profile_json(user: User) -> bytes:
-    return schemas.User.model_validate(user).model_dump_json().encode()
+async def read_me(user: CurrentUser) -> Caller:
+    return user
 
 
 @router.patch("/users/me", response_model=schemas.User)
@@ -208,9 +265,17 @@ async def change_password(
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(
-    body: schemas.AccountDeletion, user: UserForUpdate, session: SessionDep, hasher: HasherDep
+    body: schemas.AccountDeletion,
+    user: UserForUpdate,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    lockout: LockoutDep,
 ) -> Response:
-    await service.delete_user(session, hasher, user, password=body.password)
+    await service.check_password(hasher, user, body.password)
+    # Before anything is written: a wrong code is counted in a transaction of its own.
+    await two_factor.require_code(session, settings, lockout, user, body.code)
+    await service.delete_user(session, user)
     logger.bind(security=True, user_id=str(user.id)).info("account deleted")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -224,3 +289,41 @@ async def list_users(_admin: Superuser, session: SessionDep, page: PageDep) -> P
         limit=page.limit,
         offset=page.offset,
     )
+
+
+@router.post("/users/me/2fa/setup", response_model=schemas.TwoFactorSetup)
+async def setup_two_factor(
+    user: UserForUpdate, session: SessionDep, settings: SettingsDep
+) -> two_factor.Setup:
+    """A new TOTP secret with its otpauth:// URI and QR code; it takes effect when
+    its first code is sent to POST /users/me/2fa/enable."""
+    return await two_factor.begin_setup(session, settings, user)
+
+
+@router.post("/users/me/2fa/enable", response_model=schemas.RecoveryCodes)
+async def enable_two_factor(
+    body: schemas.TwoFactorCode,
+    user: UserForUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    lockout: LockoutDep,
+) -> schemas.RecoveryCodes:
+    codes = await two_factor.enable(session, settings, lockout, user, body.code)
+    logger.bind(security=True, user_id=str(user.id)).info("two-factor authentication on")
+    return schemas.RecoveryCodes(recovery_codes=codes)
+
+
+@router.post("/users/me/2fa/disable", status_code=status.HTTP_204_NO_CONTENT)
+async def disable_two_factor(
+    body: schemas.TwoFactorDisable,
+    user: UserForUpdate,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    lockout: LockoutDep,
+) -> Response:
+    await two_factor.disable(
+        session, hasher, settings, lockout, user, password=body.password, code=body.code
+    )
+    logger.bind(security=True, user_id=str(user.id)).info("two-factor authentication off")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

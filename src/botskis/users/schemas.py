@@ -2,9 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from botskis.core.security import BCRYPT_MAX_BYTES
 
@@ -77,6 +85,50 @@ class PasswordResetConfirm(StrictModel):
 
 class Accepted(BaseModel):
     detail: str
+
+
+class MfaChallenge(BaseModel):
+    """A 2FA account's answer to a right password: complete it with the code at
+    POST /api/v1/auth/login/mfa."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int
+
+
+class MfaLogin(StrictModel):
+    mfa_token: Annotated[str, Field(min_length=1, max_length=2048)]
+    code: OneTimeCode | None = None
+    recovery_code: OneTimeCode | None = None
+
+    @model_validator(mode="after")
+    def _one_code(self) -> MfaLogin:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send exactly one of code and recovery_code")
+        return self
+
+
+class TwoFactorSetup(BaseModel):
+    secret: str
+    otpauth_uri: str
+    # An SVG document of the QR code for otpauth_uri, made on the server.
+    qr_svg: str
+
+
+class TwoFactorCode(StrictModel):
+    code: OneTimeCode
+
+
+class TwoFactorDisable(StrictModel):
+    password: CurrentPassword
+    # The current TOTP code or a recovery code.
+    code: OneTimeCode
+
+
+class RecoveryCodes(BaseModel):
+    """Shown once: only their hashes are kept."""
+
+    recovery_codes: list[str]
 
 
 class PasswordChange(StrictModel):

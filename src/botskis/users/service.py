@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from loguru import logger
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,12 +17,19 @@ from botskis.core.security import (
     PasswordHasher,
     TokenClaims,
     create_access_token,
-    decode_access_token,
+    create_mfa_token,
+    decode_mfa_token,
 )
 from botskis.database.base import utcnow
 from botskis.runs.locking import lock_running_runs
 from botskis.runs.models import Run
-from botskis.users.errors import EmailTaken, InactiveUser, InvalidCredentials, WrongPassword
+from botskis.users.errors import (
+    EmailTaken,
+    InactiveUser,
+    InvalidCredentials,
+    MfaTokenInvalid,
+    WrongPassword,
+)
 from botskis.users.models import RevokedToken, User
 
 
@@ -72,33 +80,49 @@ async def authenticate(
     return user
 
 
+def issue_mfa_token(settings: Settings, user: User) -> AccessToken:
+    return create_mfa_token(
+        settings.secret_key, user.id, user.token_version, settings.mfa_token_minutes
+    )
+
+
+async def user_of_mfa_token(
+    session: AsyncSession, settings: Settings, token: str
+) -> tuple[User, TokenClaims]:
+    """The user an unused, unexpired mfa_token was issued to (spend it with
+    `spend_mfa_token` once the code is right)."""
+    try:
+        claims = decode_mfa_token(settings.secret_key, token)
+    except InvalidToken as exc:
+        logger.bind(security=True, reason=str(exc)[:80]).warning("mfa token rejected")
+        raise MfaTokenInvalid() from exc
+    spent = exists().where(RevokedToken.jti == claims.jti)
+    row = (
+        await session.execute(select(User, spent.label("spent")).where(User.id == claims.subject))
+    ).first()
+    if row is None:
+        raise MfaTokenInvalid()
+    user, is_spent = row
+    if is_spent or user.token_version != claims.version or not user.two_factor_enabled:
+        raise MfaTokenInvalid()
+    if not user.is_active:
+        raise InactiveUser()
+    return user, claims
+
+
+def spend_mfa_token(session: AsyncSession, user: User, claims: TokenClaims) -> None:
+    """One password check buys one successful code at most."""
+    session.add(RevokedToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
+
+
 def issue_token(settings: Settings, user: User) -> AccessToken:
     return create_access_token(
         settings.secret_key, user.id, user.token_version, settings.access_token_expire_minutes
     )
 
 
-async def resolve_token(
-    session: AsyncSession, settings: Settings, token: str
-) -> tuple[User, TokenClaims]:
-    """The user a token speaks for, or InvalidToken: bad, expired, revoked, or user gone."""
-    claims = decode_access_token(settings.secret_key, token)
-    revoked = exists().where(RevokedToken.jti == claims.jti)
-    row = (
-        await session.execute(
-            select(User, revoked.label("revoked")).where(User.id == claims.subject)
-        )
-    ).first()
-    if row is None:
-        raise InvalidToken("unknown user")
-    user, is_revoked = row
-    if is_revoked or user.token_version != claims.version:
-        raise InvalidToken("revoked")
-    return user, claims
-
-
-async def revoke_token(session: AsyncSession, user: User, claims: TokenClaims) -> None:
-    session.add(RevokedToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
+async def revoke_token(session: AsyncSession, user_id: uuid.UUID, claims: TokenClaims) -> None:
+    session.add(RevokedToken(jti=claims.jti, user_id=user_id, expires_at=claims.expires_at))
     # Expired entries can never match a valid token again; prune them as we go.
     await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
 
@@ -124,8 +148,6 @@ async def change_password(
     current_password: str,
     new_password: str,
 ) -> None:
-    # The caller may hold a cached snapshot: check and bump the row as it is now.
-    await session.refresh(user)
     if not await hasher.verify(current_password, user.hashed_password):
         raise WrongPassword()
     user.hashed_password = await hasher.hash(new_password)
@@ -133,13 +155,13 @@ async def change_password(
     await session.flush()
 
 
-async def delete_user(
-    session: AsyncSession, hasher: PasswordHasher, user: User, *, password: str
-) -> None:
-    """Everything the user owns goes with the row (ON DELETE CASCADE)."""
-    await session.refresh(user)
+async def check_password(hasher: PasswordHasher, user: User, password: str) -> None:
     if not await hasher.verify(password, user.hashed_password):
         raise WrongPassword()
+
+
+async def delete_user(session: AsyncSession, user: User) -> None:
+    """Everything the user owns goes with the row (ON DELETE CASCADE)."""
     await lock_running_runs(session, Run.owner_id == user.id)
     await session.delete(user)
     await session.flush()
@@ -151,7 +173,3 @@ async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple
         select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
     )
     return list(users), total
-
-
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)

@@ -126,7 +126,6 @@ async def send_verification(session: AsyncSession, settings: Settings, user: Use
 
 
 async def resend_verification(session: AsyncSession, settings: Settings, user: User) -> None:
-    await session.refresh(user)
     if user.email_verified_at is not None:
         raise EmailAlreadyVerified()
     await send_verification(session, settings, user)
@@ -174,7 +173,6 @@ async def request_email_change(
 ) -> None:
     """Mail a confirmation link to the new address; the login address changes only
     when it is opened."""
-    await session.refresh(user)
     if not await hasher.verify(password, user.hashed_password):
         raise WrongPassword()
     if new_email == user.email:

@@ -1,7 +1,7 @@
 """account mail, tokens and two-factor
 
-Revision ID: 0005_accounts
-Revises: 0004_realtime
+Revision ID: 0007_accounts
+Revises: 0006_usage_ledger
 Create Date: 2026-12-02 06:18:37.731554
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0005_accounts"
-down_revision: str | None = "0004_realtime"
+revision: str = "0007_accounts"
+down_revision: str | None = "0006_usage_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -106,24 +106,28 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_two_factor")),
     )
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "email_verified_at", botskis.database.base.UTCDateTime(timezone=True), nullable=True
-            )
-        )
-        batch_op.add_column(
-            sa.Column("two_factor_enabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ADD COLUMN, never a batch copy of `users`: on SQLite a batch rebuild
+    # drops the table, and with foreign keys on that cascades to everything the
+    # users own.
+    op.add_column(
+        "users",
+        sa.Column(
+            "email_verified_at", botskis.database.base.UTCDateTime(timezone=True), nullable=True
+        ),
+    )
+    op.add_column(
+        "users",
+        sa.Column("two_factor_enabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     # Accounts made before verification existed are taken as verified: an upgrade
     # must not stop their agents from being deployed or run.
     op.execute(sa.text("UPDATE users SET email_verified_at = CURRENT_TIMESTAMP"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("two_factor_enabled")
-        batch_op.drop_column("email_verified_at")
+    # Plain DROP COLUMN (SQLite 3.35+), for the reason given in upgrade().
+    op.execute(sa.text("ALTER TABLE users DROP COLUMN two_factor_enabled"))
+    op.execute(sa.text("ALTER TABLE users DROP COLUMN email_verified_at"))
 
     op.drop_table("two_factor")
     with op.batch_alter_table("recovery_codes", schema=None) as batch_op:

@@ -11,6 +11,8 @@ from starlette.datastructures import State
 
 from botskis import __version__
 from botskis.api import health, websocket
+from botskis.api.dashboard import install_dashboard
+from botskis.api.docs import install_docs
 from botskis.api.middleware import install_middleware
 from botskis.api.router import include_api
 from botskis.config import Settings, get_settings
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Added last (below): routes are matched in order, in Python, and the API's
         # traffic should not first be compared with four documentation paths.
         openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state = AppState()
     app.state.settings = settings
@@ -93,5 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(websocket.router)
     app.include_router(health.router)
     app.openapi_url = OPENAPI_URL
-    app.setup()  # /openapi.json, /docs, /docs/oauth2-redirect and /redoc, matched last
+    app.setup()  # /openapi.json
+    install_docs(app)  # /docs, /docs/oauth2-redirect, /redoc and their assets
+    install_dashboard(app, settings)  # a GET no route matched: the web dashboard
     return app

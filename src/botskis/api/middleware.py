@@ -45,6 +45,7 @@ from starlette.middleware.body_limit import (
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from botskis.api.docs import DOCS_PAGES
 from botskis.config import Settings
 from botskis.core import metrics
 from botskis.core.errors import PROBLEM_JSON, unexpected_error_response
@@ -250,13 +251,12 @@ def _log_request(scope: Scope, method: str, status: int, duration: float) -> Non
 
 NO_STORE = (b"cache-control", b"no-store")
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# /docs (Swagger UI) and /redoc load their assets from jsDelivr; inline scripts are
-# allowed by hash, computed from the page itself.
-CDN = "https://cdn.jsdelivr.net"
+# /docs (Swagger UI) and /redoc load their bundles from this origin (api/docs.py);
+# their inline scripts are allowed by hash, computed from the page itself. Both
+# bundles set inline styles, and ReDoc starts its search index in a blob: worker.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline' "
-    f"{CDN} https://fonts.googleapis.com; font-src https://fonts.gstatic.com data:; "
-    f"img-src 'self' data: {CDN} https://fastapi.tiangolo.com; connect-src 'self'; "
+    "default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; img-src 'self' data:; connect-src 'self'; "
     "worker-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
@@ -267,7 +267,7 @@ def docs_csp(html: bytes) -> str:
         "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
         for script in _INLINE_SCRIPT.findall(html)
     ]
-    return DOCS_CSP.format(scripts=" ".join([CDN, *hashes]))
+    return DOCS_CSP.format(scripts="".join(" " + h for h in hashes))
 
 
 class SecurityHeadersMiddleware:
@@ -300,12 +300,18 @@ class SecurityHeadersMiddleware:
         if scope["path"] in self.docs_paths:
             await self._docs_page(scope, receive, send)
             return
-        authenticated = _has_header(scope["headers"], b"authorization")
+        # A bearer token or a session cookie: the response may be private.
+        authenticated = _has_header(scope["headers"], b"authorization") or _has_header(
+            scope["headers"], b"cookie"
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 own = message.get("headers", ())
-                headers = [*own, *self.headers, self.api_csp]
+                headers = [*own, *self.headers]
+                # The dashboard's pages bring their own policy (api/dashboard.py).
+                if not _has_header(own, b"content-security-policy"):
+                    headers.append(self.api_csp)
                 # Only the response's own headers can carry a Cache-Control already.
                 if authenticated and not _has_header(own, b"cache-control"):
                     headers.append(NO_STORE)
@@ -547,11 +553,10 @@ class UnexpectedErrorMiddleware:
 def install_middleware(app: FastAPI, settings: Settings, limiter: RateLimiter) -> None:
     """Add the edge in the order of this module's docstring (add_middleware prepends,
     so the list is walked innermost first)."""
-    docs_paths = [p for p in (app.docs_url, app.redoc_url) if p]
     stack: list[tuple[Any, dict[str, Any]]] = [
         (RequestIdMiddleware, {"client_address": limiter.client_address}),
         (AccessLogMiddleware, {"templates": RouteTemplates(app)}),
-        (SecurityHeadersMiddleware, {"settings": settings, "docs_paths": docs_paths}),
+        (SecurityHeadersMiddleware, {"settings": settings, "docs_paths": DOCS_PAGES}),
         (RateLimitMiddleware, {"limiter": limiter, "default_limit": settings.rate_limit_default}),
     ]
     if settings.cors_origins:

@@ -23,6 +23,7 @@ from websockets.protocol import State
 from botskis.agents.models import Agent
 from botskis.api.middleware import WEBSOCKET_SEND_KEY
 from botskis.config import Settings
+from botskis.core.browser_session import session_token, socket_origin_allowed
 from botskis.core.security import InvalidToken
 from botskis.database.connection import Database
 from botskis.realtime.hub import (
@@ -54,10 +55,16 @@ async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | 
     settings: Settings = websocket.app.state.settings
     token, _ = _token_from(websocket)
     client = websocket.client.host if websocket.client else None
-    reason: str
-    if not token:
-        reason = "missing token"
-    else:
+    reason = "missing token"
+    # The dashboard's session cookie, which a browser sends whichever page opened the
+    # socket: taken only from this server's own pages (core/browser_session.py).
+    cookie = None if token else session_token(websocket)
+    if cookie is not None:
+        if socket_origin_allowed(websocket, settings):
+            token = cookie
+        else:
+            reason = "session cookie from a foreign origin"
+    if token:
         try:
             async with database.transaction() as session:
                 user, claims = await resolve_token(session, settings, token)

@@ -11,6 +11,7 @@ from starlette.types import Scope
 
 from botskis.api.dependencies import SessionDep
 from botskis.config import Settings
+from botskis.core.browser_session import require_csrf, session_token
 from botskis.core.errors import Unauthorized
 from botskis.core.ratelimit import RateLimiter
 from botskis.core.security import InvalidToken, TokenClaims
@@ -29,6 +30,11 @@ async def current_user(request: Request) -> User:
     effect at once). The snapshot is shared by concurrent requests, so it is read
     only: a route that changes the user row takes `UserForUpdate` instead."""
     token = bearer_token(request.scope)
+    from_cookie = False
+    if not token:
+        # The dashboard's session cookie is the other source of the same token.
+        token = session_token(request)
+        from_cookie = token is not None
     if not token:
         raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
     cache: TokenCache = request.app.state.token_cache
@@ -39,6 +45,8 @@ async def current_user(request: Request) -> User:
         raise Unauthorized("The access token is invalid, expired or revoked") from exc
     if not cached.is_active:
         raise InactiveUser()
+    if from_cookie:
+        require_csrf(request, claims, cache.secret_key)
     state = request.scope["state"]
     state["user_id"] = cached.id
     state["token_claims"] = claims

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Form, Request, Response, status
 from loguru import logger
 
 from botskis.api.dependencies import HasherDep, SessionDep, SettingsDep
-from botskis.core import metrics
+from botskis.core import browser_session, metrics
 from botskis.core.auth import CurrentClaims, CurrentUser, Superuser, UserForUpdate
 from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
+from botskis.core.security import AccessToken, InvalidToken
 from botskis.users import schemas, service
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
@@ -48,6 +49,18 @@ async def _login(
     email: str,
     password: str,
 ) -> schemas.Token:
+    _, token = await _authenticate(request, session, hasher, settings, email, password)
+    return schemas.Token(access_token=token.token, expires_in=token.expires_in)
+
+
+async def _authenticate(
+    request: Request,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    email: str,
+    password: str,
+) -> tuple[User, AccessToken]:
     """Limited per client IP and, separately, per email, before any bcrypt work."""
     await enforce(request, settings.rate_limit_login, "login-ip", client_ip(request))
     await enforce(request, settings.rate_limit_login, "login-email", email.strip().lower())
@@ -58,8 +71,7 @@ async def _login(
         logger.bind(security=True).warning("login failed")
         raise
     logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
-    token = service.issue_token(settings, user)
-    return schemas.Token(access_token=token.token, expires_in=token.expires_in)
+    return user, service.issue_token(settings, user)
 
 
 @public_router.post("/auth/login", response_model=schemas.Token)
@@ -84,6 +96,48 @@ async def login_form(
 ) -> schemas.Token:
     """OAuth2 password flow, for the Authorize button in /docs."""
     return await _login(request, session, hasher, settings, username, password)
+
+
+@public_router.post("/auth/session", response_model=schemas.BrowserSession)
+async def start_browser_session(
+    request: Request,
+    response: Response,
+    body: schemas.LoginRequest,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> schemas.BrowserSession:
+    """Log in for the web dashboard: the access token goes into an httpOnly cookie
+    (`botskis_session`), never into the body, and the CSRF token into the readable
+    `botskis_csrf` cookie and the body. Unsafe requests authenticated by the cookie
+    must echo it in `X-CSRF-Token`."""
+    user, token = await _authenticate(request, session, hasher, settings, body.email, body.password)
+    csrf = browser_session.set_session_cookies(response, request, settings, token)
+    response.headers["cache-control"] = "no-store"
+    return schemas.BrowserSession(
+        user=schemas.User.model_validate(user), csrf_token=csrf, expires_at=token.expires_at
+    )
+
+
+@public_router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT)
+async def end_browser_session(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Log the dashboard out: revoke the cookie's token (with the CSRF echo) and clear
+    both cookies. A cookie whose token no longer works is simply cleared."""
+    token = browser_session.session_token(request)
+    if token is not None:
+        cache: TokenCache = request.app.state.token_cache
+        try:
+            cached, claims = await cache.resolve(token)
+        except InvalidToken:
+            pass
+        else:
+            browser_session.require_csrf(request, claims, settings.secret_key)
+            await service.revoke_token(session, cached.user, claims)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    browser_session.clear_session_cookies(response, request, settings)
+    return response
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -74,3 +74,11 @@ class User(BaseModel):
     is_superuser: bool
     plan: str
     created_at: datetime
+
+
+class BrowserSession(BaseModel):
+    """A dashboard login: the token itself is only in the httpOnly cookie."""
+
+    user: User
+    csrf_token: str
+    expires_at: datetime

@@ -177,7 +177,12 @@ async def _on_unsubscribe(hub: Hub, conn: Connection, body: dict[str, Any]) -> N
     if agent_id is None:
         _error(hub, conn, "unsubscribe_agent needs agent_id, a UUID string")
         return
-    conn.subscriptions.discard(agent_id)
+    if agent_id in conn.subscriptions:
+        # Subscribing checked ownership; the query is needed only for other ids.
+        conn.subscriptions.discard(agent_id)
+    elif not await _owns_agent(hub.database, conn.user_id, agent_id):
+        _error(hub, conn, "agent not found")
+        return
     conn.offer(
         control_message("unsubscribed", hub.current_seq(conn.user_id), agent_id=str(agent_id))
     )

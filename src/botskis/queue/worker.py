@@ -293,8 +293,8 @@ class RunWorker:
             if free > 0:
                 try:
                     claimed = await claim_runs(self.database, self.settings, self.id, free)
-                except Exception:
-                    self.log.exception("claiming runs failed")
+                except Exception as exc:
+                    self._failed("claiming runs failed", exc)
                     await self._pause(self.settings.worker_poll_seconds)
                     continue
                 for run in claimed:
@@ -313,8 +313,9 @@ class RunWorker:
 
         def _done(finished: asyncio.Task[None]) -> None:
             self.running.pop(run_id, None)
-            if not finished.cancelled() and finished.exception() is not None:
-                self.log.bind(run_id=str(run_id)).opt(exception=finished.exception()).error(
+            error = None if finished.cancelled() else finished.exception()
+            if error is not None and self.database.availability.report(error) is None:
+                self.log.bind(run_id=str(run_id)).opt(exception=error).error(
                     "run execution crashed; its lease will expire and it will be retried"
                 )
             self.wake.set()
@@ -327,8 +328,8 @@ class RunWorker:
                 await self.heartbeat()
                 await reclaim_expired(self.database, self.settings)
                 await healing.queue_due_probes(self.database)
-            except Exception:
-                self.log.exception("heartbeat failed")
+            except Exception as exc:
+                self._failed("heartbeat failed", exc)
             await self._pause(self.settings.worker_heartbeat_seconds)
 
     async def heartbeat(self) -> None:
@@ -381,17 +382,23 @@ class RunWorker:
                         self.wake.set()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                self.log.exception("LISTEN connection lost; reconnecting")
+            except Exception as exc:
+                self._failed("LISTEN connection lost; reconnecting", exc)
                 await self._pause(1.0)
 
     async def _schedule_loop(self) -> None:
         while not self._stopping:
             try:
                 await scheduler.fire_due_schedules(self.database, self.settings)
-            except Exception:
-                self.log.exception("scheduler tick failed")
+            except Exception as exc:
+                self._failed("scheduler tick failed", exc)
             await self._pause(scheduler.TICK_SECONDS)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """A database outage is logged once, by `Availability`, not per loop pass;
+        anything else with its trace."""
+        if self.database.availability.report(exc) is None:
+            self.log.opt(exception=exc).error(what)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake at once when the worker is asked to stop."""

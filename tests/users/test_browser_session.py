@@ -231,3 +231,52 @@ async def test_a_password_change_ends_cookie_sessions_too(browser: httpx.AsyncCl
     )
     assert changed.status_code == 204
     assert (await browser.get("/api/v1/users/me")).status_code == 401
+
+
+async def test_deleting_the_account_from_a_browser_needs_the_password(
+    browser: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(browser)
+    await _session_login(browser, account)
+    missing = await browser.delete("/api/v1/users/me", headers=_csrf(browser))
+    assert missing.status_code == 422
+    assert missing.json()["errors"] == [{"field": "password", "message": "Field required"}]
+    wrong = await browser.request(
+        "DELETE", "/api/v1/users/me", json={"password": "not it at all"}, headers=_csrf(browser)
+    )
+    assert wrong.status_code == 400
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in wrong.json()["errors"]] == ["password"]
+    assert (await browser.get("/api/v1/users/me")).status_code == 200
+    deleted = await browser.request(
+        "DELETE", "/api/v1/users/me", json={"password": account.password}, headers=_csrf(browser)
+    )
+    assert deleted.status_code == 204
+    cleared = _set_cookies(deleted)
+    assert cleared[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+    assert cleared[CSRF_COOKIE][CSRF_COOKIE]["max-age"] == "0"
+    assert (await browser.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+
+
+async def test_bearer_clients_delete_as_before_or_confirm_if_they_like(
+    client: httpx.AsyncClient,
+) -> None:
+    plain = await sign_up(client)
+    assert (await client.delete("/api/v1/users/me", headers=plain.headers)).status_code == 204
+    careful = await sign_up(client)
+    wrong = await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": "nope nope"}, headers=careful.headers
+    )
+    assert wrong.status_code == 400
+    extra = await client.request(
+        "DELETE",
+        "/api/v1/users/me",
+        json={"password": careful.password, "also": 1},
+        headers=careful.headers,
+    )
+    assert extra.status_code == 422
+    ok = await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": careful.password}, headers=careful.headers
+    )
+    assert ok.status_code == 204
+    assert "set-cookie" not in ok.headers

@@ -11,7 +11,7 @@ from starlette.types import Scope
 
 from botskis.api.dependencies import SessionDep
 from botskis.config import Settings
-from botskis.core.browser_session import require_csrf, session_token
+from botskis.core.browser_session import VIA_COOKIE_KEY, require_csrf, session_token
 from botskis.core.errors import Unauthorized
 from botskis.core.ratelimit import RateLimiter
 from botskis.core.security import InvalidToken, TokenClaims
@@ -45,9 +45,10 @@ async def current_user(request: Request) -> User:
         raise Unauthorized("The access token is invalid, expired or revoked") from exc
     if not cached.is_active:
         raise InactiveUser()
+    state = request.scope["state"]
     if from_cookie:
         require_csrf(request, claims, cache.secret_key)
-    state = request.scope["state"]
+        state[VIA_COOKIE_KEY] = True
     state["user_id"] = cached.id
     state["token_claims"] = claims
     # Settings come from app.state, not a dependency: every private request runs this.

@@ -33,6 +33,7 @@ SESSION_COOKIE = "botskis_session"
 CSRF_COOKIE = "botskis_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+VIA_COOKIE_KEY = "via_session_cookie"
 
 
 class CsrfRefused(Forbidden):
@@ -55,6 +56,12 @@ def csrf_token(secret_key: str, session_id: str) -> str:
 def session_token(connection: HTTPConnection) -> str | None:
     """The access token of the session cookie, if the request carries one."""
     return connection.cookies.get(SESSION_COOKIE) or None
+
+
+def is_cookie_session(connection: HTTPConnection) -> bool:
+    """Whether the caller was authenticated by the session cookie (core/auth.py
+    notes it), not by a bearer header."""
+    return bool(connection.scope["state"].get(VIA_COOKIE_KEY))
 
 
 def require_csrf(connection: HTTPConnection, claims: TokenClaims, secret_key: str) -> None:

@@ -13,6 +13,7 @@ from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
 from botskis.core.security import AccessToken, InvalidToken
 from botskis.users import schemas, service
+from botskis.users.errors import PasswordConfirmationRequired
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
@@ -180,9 +181,26 @@ async def change_password(
 
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(user: UserForUpdate, session: SessionDep) -> Response:
-    await service.delete_user(session, user)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(
+    request: Request,
+    user: UserForUpdate,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    body: schemas.AccountDeletion | None = None,
+) -> Response:
+    """Delete the account and everything it owns. With `{"password"}` the password is
+    checked first (400 on field `password` when wrong); a browser session (the cookie)
+    must send it, so a device left logged in cannot delete the account alone."""
+    password = body.password if body is not None else None
+    cookie_session = browser_session.is_cookie_session(request)
+    if password is None and cookie_session:
+        raise PasswordConfirmationRequired()
+    await service.delete_user(session, user, hasher=hasher, password=password)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if cookie_session:
+        browser_session.clear_session_cookies(response, request, settings)
+    return response
 
 
 @router.get("/users", response_model=Page[schemas.User])

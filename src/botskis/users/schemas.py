@@ -52,6 +52,10 @@ class PasswordChange(StrictModel):
     new_password: Password
 
 
+class AccountDeletion(StrictModel):
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
 class LoginRequest(StrictModel):
     email: Annotated[str, Field(min_length=1, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]

@@ -15,6 +15,7 @@ from tests.conftest import make_settings
 
 INDEX = b'<!doctype html><html><head><script type="module" src="/assets/index-4f2a9c.js">'
 ASSET = b"console.log('dashboard')"
+LIBRARY = b"export const words = [" + b",".join(b'"w%d"' % i for i in range(2000)) + b"];"
 
 
 def _build(root: Path) -> Path:
@@ -22,6 +23,7 @@ def _build(root: Path) -> Path:
     (root / "assets").mkdir(parents=True)
     (root / "index.html").write_bytes(INDEX + b"</script></head><body></body></html>")
     (root / "assets" / "index-4f2a9c.js").write_bytes(ASSET)
+    (root / "assets" / "lib-9e8d7c.js").write_bytes(LIBRARY)
     (root / "favicon.svg").write_bytes(b"<svg/>")
     return root
 
@@ -81,6 +83,28 @@ async def test_hashed_assets_are_cached_for_a_year_as_immutable(site: httpx.Asyn
     assert response.content == ASSET
     assert "javascript" in response.headers["content-type"]
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+async def test_text_files_are_gzipped_for_clients_that_take_it(site: httpx.AsyncClient) -> None:
+    zipped = await site.get("/assets/lib-9e8d7c.js", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == LIBRARY  # httpx decodes it
+    assert int(zipped.headers["content-length"]) < len(LIBRARY) / 3
+    assert zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "javascript" in zipped.headers["content-type"]
+    again = await site.get(
+        "/assets/lib-9e8d7c.js", headers={"If-None-Match": zipped.headers["etag"]}
+    )
+    assert again.status_code == 304
+    for refused in ("identity", "gzip;q=0", "br"):
+        plain = await site.get("/assets/lib-9e8d7c.js", headers={"Accept-Encoding": refused})
+        assert "content-encoding" not in plain.headers, refused
+        assert plain.content == LIBRARY
+        assert plain.headers["etag"] != zipped.headers["etag"]
+    # Too small to be worth it.
+    tiny = await site.get("/assets/index-4f2a9c.js", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in tiny.headers
 
 
 async def test_other_files_are_served_but_revalidated(site: httpx.AsyncClient) -> None:

@@ -22,9 +22,9 @@ from websockets.protocol import State
 
 from botskis.agents.models import Agent
 from botskis.api.middleware import WEBSOCKET_SEND_KEY
-from botskis.config import Settings
+from botskis.core.auth import authenticate_token
 from botskis.core.browser_session import session_token, socket_origin_allowed
-from botskis.core.security import InvalidToken
+from botskis.core.errors import AppError
 from botskis.database.connection import Database
 from botskis.realtime.hub import (
     Connection,
@@ -34,7 +34,6 @@ from botskis.realtime.hub import (
     control_message,
 )
 from botskis.realtime.socket_quota import SocketQuota
-from botskis.users.service import resolve_token
 
 router = APIRouter()
 
@@ -51,8 +50,6 @@ def _token_from(websocket: WebSocket) -> tuple[str | None, bool]:
 
 
 async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | None:
-    database: Database = websocket.app.state.database
-    settings: Settings = websocket.app.state.settings
     token, _ = _token_from(websocket)
     client = websocket.client.host if websocket.client else None
     reason = "missing token"
@@ -60,24 +57,21 @@ async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | 
     # socket: taken only from this server's own pages (core/browser_session.py).
     cookie = None if token else session_token(websocket)
     if cookie is not None:
-        if socket_origin_allowed(websocket, settings):
+        if socket_origin_allowed(websocket, websocket.app.state.settings):
             token = cookie
         else:
             reason = "session cookie from a foreign origin"
     if token:
         try:
-            async with database.transaction() as session:
-                user, claims = await resolve_token(session, settings, token)
-        except InvalidToken as exc:
-            reason = f"invalid token: {str(exc)[:80]}"
+            authenticated = await authenticate_token(websocket.app.state.token_cache, token)
+        except AppError as exc:
+            reason = exc.detail
         else:
-            if not user.is_active:
-                reason = "inactive user"
-            elif str(claims.subject) != path_user_id:
+            if str(authenticated.caller.id) != path_user_id:
                 reason = "token subject does not match the path"
             else:
-                return user.id
-    logger.bind(security=True, reason=reason, client=client).warning(f"websocket refused: {reason}")
+                return authenticated.caller.id
+    logger.bind(security=True, reason=reason, client=client).warning("websocket refused")
     return None
 
 

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.monitoring import schemas
 from botskis.monitoring.fingerprints import normalise_message
-from botskis.runs.models import AgentHealing, Run, Worker
+from botskis.runs.models import AgentHealing, Run, RunStatus, Worker
 
 MAX_GROUPS = 100
 # Percentiles are taken over at most this many recent finished runs.
@@ -31,7 +31,7 @@ async def error_groups(
 ) -> schemas.ErrorGroups:
     conditions = [
         Run.owner_id == owner_id,
-        Run.status == "failed",
+        Run.status == RunStatus.FAILED,
         Run.error_fingerprint.is_not(None),
     ]
     if agent_id is not None:
@@ -112,7 +112,7 @@ async def agent_health(session: AsyncSession, agent: Agent) -> schemas.AgentHeal
             .where(
                 Run.agent_id == agent.id,
                 Run.created_at >= week,
-                Run.status.in_(("succeeded", "failed")),
+                Run.status.in_((RunStatus.SUCCEEDED, RunStatus.FAILED)),
                 Run.duration_ms.is_not(None),
             )
             .order_by(Run.created_at.desc())
@@ -120,7 +120,7 @@ async def agent_health(session: AsyncSession, agent: Agent) -> schemas.AgentHeal
         )
         if duration is not None
     )
-    succeeded, failed = counts.get("succeeded", 0), counts.get("failed", 0)
+    succeeded, failed = counts.get(RunStatus.SUCCEEDED, 0), counts.get(RunStatus.FAILED, 0)
     healing = await session.get(AgentHealing, agent.id)
     return schemas.AgentHealth(
         agent_id=agent.id,
@@ -137,7 +137,7 @@ async def agent_health(session: AsyncSession, agent: Agent) -> schemas.AgentHeal
         last_error=agent.last_error,
         last_run_at=agent.last_run_at,
         next_run_at=agent.next_run_at,
-        next_probe_at=healing.probe_at if healing and agent.status == "failing" else None,
+        next_probe_at=healing.probe_at if healing and agent.status == AgentStatus.FAILING else None,
     )
 
 
@@ -145,11 +145,11 @@ async def system_health(session: AsyncSession, settings: Settings) -> schemas.Sy
     now = utcnow()
     queue_depth, oldest = (
         await session.execute(
-            select(func.count(), func.min(Run.queued_at)).where(Run.status == "queued")
+            select(func.count(), func.min(Run.queued_at)).where(Run.status == RunStatus.QUEUED)
         )
     ).one()
     running = await session.scalar(
-        select(func.count()).select_from(Run).where(Run.status == "running")
+        select(func.count()).select_from(Run).where(Run.status == RunStatus.RUNNING)
     )
     stale_after = timedelta(seconds=settings.worker_lease_seconds)
     workers = [
@@ -167,7 +167,7 @@ async def system_health(session: AsyncSession, settings: Settings) -> schemas.Sy
     overdue, most_overdue = (
         await session.execute(
             select(func.count(), func.min(Agent.next_run_at)).where(
-                Agent.status == "active", Agent.next_run_at <= now
+                Agent.status == AgentStatus.ACTIVE, Agent.next_run_at <= now
             )
         )
     ).one()

@@ -38,7 +38,7 @@ from botskis.execution.outbound import create_client
 from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 from botskis.queue.writer import RunWriter
-from botskis.runs.models import Run, RunStep, Worker
+from botskis.runs.models import Run, RunStatus, RunStep, Worker
 from botskis.runs.service import elapsed_ms, run_update
 
 # Arbitrary constant naming the claim lock among PostgreSQL advisory locks.
@@ -74,7 +74,7 @@ async def claim_runs(
             await session.execute(
                 select(Run.id, Run.agent_id, Run.owner_id, Agent.max_concurrent_runs)
                 .join(Agent, Agent.id == Run.agent_id)
-                .where(Run.status == "queued")
+                .where(Run.status == RunStatus.QUEUED)
                 .order_by(Run.queued_at, Run.id)
                 .limit(CLAIM_SCAN)
             )
@@ -87,7 +87,7 @@ async def claim_runs(
             agent_id: count
             for agent_id, count in await session.execute(
                 select(Run.agent_id, func.count())
-                .where(Run.status == "running", Run.agent_id.in_(agent_ids))
+                .where(Run.status == RunStatus.RUNNING, Run.agent_id.in_(agent_ids))
                 .group_by(Run.agent_id)
             )
         }
@@ -95,7 +95,7 @@ async def claim_runs(
             owner_id: count
             for owner_id, count in await session.execute(
                 select(Run.owner_id, func.count())
-                .where(Run.status == "running", Run.owner_id.in_(owner_ids))
+                .where(Run.status == RunStatus.RUNNING, Run.owner_id.in_(owner_ids))
                 .group_by(Run.owner_id)
             )
         }
@@ -117,9 +117,9 @@ async def claim_runs(
         runs = list(
             await session.scalars(
                 update(Run)
-                .where(Run.id.in_(ids), Run.status == "queued")
+                .where(Run.id.in_(ids), Run.status == RunStatus.QUEUED)
                 .values(
-                    status="running",
+                    status=RunStatus.RUNNING,
                     worker_id=worker_id,
                     lease_expires_at=now + timedelta(seconds=settings.worker_lease_seconds),
                     attempts=Run.attempts + 1,
@@ -159,7 +159,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
         expired = list(
             await session.scalars(
                 select(Run)
-                .where(Run.status == "running", Run.lease_expires_at < now)
+                .where(Run.status == RunStatus.RUNNING, Run.lease_expires_at < now)
                 .limit(500)
                 .with_for_update(skip_locked=True)
             )
@@ -186,7 +186,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                     if past_timeout
                     else f"the worker executing this run stopped {run.attempts} times"
                 )
-                run.status = "failed"
+                run.status = RunStatus.FAILED
                 run.error_kind = kind
                 run.error_message = message
                 run.error_fingerprint = error_fingerprint(kind, message, None, run.template_slug)
@@ -201,7 +201,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 logger.bind(run_id=str(run.id), worker_id=run.worker_id).warning(
                     "lease expired; run returned to the queue"
                 )
-                run.status = "queued"
+                run.status = RunStatus.QUEUED
                 run.worker_id = None
                 run.lease_expires_at = None
                 await session.flush()
@@ -275,8 +275,8 @@ class RunWorker:
             async with self.database.transaction() as session:
                 released = await session.execute(
                     update(Run)
-                    .where(Run.worker_id == self.id, Run.status == "running")
-                    .values(status="queued", worker_id=None, lease_expires_at=None)
+                    .where(Run.worker_id == self.id, Run.status == RunStatus.RUNNING)
+                    .values(status=RunStatus.QUEUED, worker_id=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False)
                 )
                 if getattr(released, "rowcount", 0):
@@ -353,7 +353,7 @@ class RunWorker:
                     select(Run.id)
                     .where(
                         Run.worker_id == self.id,
-                        Run.status == "running",
+                        Run.status == RunStatus.RUNNING,
                         Run.id.in_(list(self.running)),
                     )
                     .with_for_update(skip_locked=True, key_share=True)

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from botskis.agents.models import AGENT_STATUSES, Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.database.connection import Database
-from botskis.runs.models import RUN_STATUSES, Run
+from botskis.runs.models import Run, RunStatus
 
 
 async def dashboard_metrics(database: Database, user_id: uuid.UUID) -> dict[str, Any]:
@@ -27,13 +27,13 @@ async def dashboard_metrics(database: Database, user_id: uuid.UUID) -> dict[str,
             .where(Run.owner_id == user_id, Run.created_at >= midnight)
             .group_by(Run.status)
         )
-    agents = dict.fromkeys(AGENT_STATUSES, 0)
+    agents = dict.fromkeys(AgentStatus, 0)
     agents.update({status: count for status, count in agent_rows.tuples()})
-    runs = dict.fromkeys(RUN_STATUSES, 0)
+    runs = dict.fromkeys(RunStatus, 0)
     runs.update({status: count for status, count in run_rows.tuples()})
-    finished = runs["succeeded"] + runs["failed"]
+    finished = runs[RunStatus.SUCCEEDED] + runs[RunStatus.FAILED]
     return {
         "agents": {"total": sum(agents.values()), "by_status": agents},
         "runs_today": {"total": sum(runs.values()), "by_status": runs},
-        "success_rate": round(runs["succeeded"] / finished, 4) if finished else None,
+        "success_rate": round(runs[RunStatus.SUCCEEDED] / finished, 4) if finished else None,
     }

@@ -7,15 +7,21 @@ from loguru import logger
 
 from botskis.api.dependencies import HasherDep, SessionDep, SettingsDep
 from botskis.core import browser_session, metrics
-from botskis.core.auth import CurrentClaims, CurrentUser, Superuser, UserForUpdate
+from botskis.core.auth import (
+    CurrentClaims,
+    CurrentUser,
+    Superuser,
+    UserForUpdate,
+    authenticate_token,
+)
 from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
-from botskis.core.security import AccessToken, InvalidToken
+from botskis.core.security import AccessToken
 from botskis.users import schemas, service
+from botskis.users.caller import Caller
 from botskis.users.errors import PasswordConfirmationRequired
 from botskis.users.models import User
-from botskis.users.token_cache import TokenCache
 
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["users"])
@@ -75,7 +81,11 @@ async def _authenticate(
     return user, service.issue_token(settings, user)
 
 
-@public_router.post("/auth/login", response_model=schemas.Token)
+@public_router.post(
+    "/auth/login",
+    response_model=schemas.Token,
+    responses={401: {"description": "Incorrect email or password"}},
+)
 async def login(
     request: Request,
     body: schemas.LoginRequest,
@@ -86,7 +96,11 @@ async def login(
     return await _login(request, session, hasher, settings, body.email, body.password)
 
 
-@public_router.post("/auth/token", response_model=schemas.Token)
+@public_router.post(
+    "/auth/token",
+    response_model=schemas.Token,
+    responses={401: {"description": "Incorrect email or password"}},
+)
 async def login_form(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=254)],
@@ -99,7 +113,11 @@ async def login_form(
     return await _login(request, session, hasher, settings, username, password)
 
 
-@public_router.post("/auth/session", response_model=schemas.BrowserSession)
+@public_router.post(
+    "/auth/session",
+    response_model=schemas.BrowserSession,
+    responses={401: {"description": "Incorrect email or password"}},
+)
 async def start_browser_session(
     request: Request,
     response: Response,
@@ -120,7 +138,11 @@ async def start_browser_session(
     )
 
 
-@public_router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT)
+@public_router.delete(
+    "/auth/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "The session cookie came without its X-CSRF-Token"}},
+)
 async def end_browser_session(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -128,14 +150,13 @@ async def end_browser_session(
     both cookies. A cookie whose token no longer works is simply cleared."""
     token = browser_session.session_token(request)
     if token is not None:
-        cache: TokenCache = request.app.state.token_cache
         try:
-            cached, claims = await cache.resolve(token)
-        except InvalidToken:
-            pass
+            authenticated = await authenticate_token(request.app.state.token_cache, token)
+        except AppError:
+            pass  # expired, revoked, or a disabled account: nothing left to revoke
         else:
-            browser_session.require_csrf(request, claims, settings.secret_key)
-            await service.revoke_token(session, cached.user, claims)
+            browser_session.require_csrf(request, authenticated.claims, settings.secret_key)
+            await service.revoke_token(session, authenticated.caller.id, authenticated.claims)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     browser_session.clear_session_cookies(response, request, settings)
     return response
@@ -143,21 +164,13 @@ async def end_browser_session(
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) -> Response:
-    await service.revoke_token(session, user, claims)
+    await service.revoke_token(session, user.id, claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/users/me", response_model=schemas.User)
-async def read_me(request: Request, user: CurrentUser) -> Response:
-    # Not a docstring: FastAPI would publish it as the operation's description.
-    # The body is rendered once per cached snapshot of the caller (and dropped with
-    # it), not validated and serialised on every call: every dashboard polls this.
-    cache: TokenCache = request.app.state.token_cache
-    return Response(cache.profile_json(user, _profile_json), media_type="application/json")
-
-
-def _profile_json(user: User) -> bytes:
-    return schemas.User.model_validate(user).model_dump_json().encode()
+async def read_me(user: CurrentUser) -> Caller:
+    return user
 
 
 @router.patch("/users/me", response_model=schemas.User)

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.fakes.threaded_http import Reply
 from tests.browser.conftest import PASSWORD, Dashboard, check_accessibility, screenshot
+from tests.fakes.threaded_http import Reply
 
 
 def answer_onboarding(page: Any) -> None:
@@ -41,7 +41,9 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
     check_accessibility(page, "onboarding questions")
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["botskis_session"]["httpOnly"]
-    assert page.evaluate("() => Object.keys(localStorage).concat(Object.keys(sessionStorage))") == []
+    assert (
+        page.evaluate("() => Object.keys(localStorage).concat(Object.keys(sessionStorage))") == []
+    )
 
     # Onboarding: five questions, recommendations with reasons, deploy two.
     answer_onboarding(page)
@@ -85,7 +87,9 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
     page.get_by_role("link", name="Agents", exact=True).click()
     page.get_by_role("link", name="Meeting Notes Summarizer").click()
     expect(page.get_by_text("No runs yet.")).to_be_visible()
-    delivered = httpx.post(hook_url, json={"title": "Standup", "transcript": "We shipped the dashboard."})
+    delivered = httpx.post(
+        hook_url, json={"title": "Standup", "transcript": "We shipped the dashboard."}
+    )
     assert delivered.status_code == 202, delivered.text
     run_link = page.get_by_role("link", name=re.compile(r"Run of .* \(webhook\)"))
     expect(run_link).to_be_visible(timeout=30_000)
@@ -127,7 +131,12 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
     expect(page.get_by_role("alert")).to_contain_text("Failed at step summarize")
 
     # Other pages pass axe too.
-    for path, name in [("/marketplace", "marketplace"), ("/usage", "usage"), ("/notifications", "notifications"), ("/account", "account")]:
+    for path, name in [
+        ("/marketplace", "marketplace"),
+        ("/usage", "usage"),
+        ("/notifications", "notifications"),
+        ("/account", "account"),
+    ]:
         page.goto(url + path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         check_accessibility(page, name)
@@ -141,5 +150,7 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
     page.go_back()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     expect(page.get_by_text("System Health Monitor")).to_have_count(0)
-    with httpx.Client(base_url=url, cookies={c["name"]: c["value"] for c in page.context.cookies()}) as client:
+    with httpx.Client(
+        base_url=url, cookies={c["name"]: c["value"] for c in page.context.cookies()}
+    ) as client:
         assert client.get("/api/v1/agents").status_code == 401

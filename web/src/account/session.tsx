@@ -5,8 +5,8 @@
  * to the login page, which brings them back to where they were.
  */
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { createContext, useCallback, useContext, useEffect, useMemo, type ReactNode } from "react";
-import { useLocation, useNavigate } from "react-router";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { useNavigate } from "react-router";
 import { api, onUnauthorized } from "../api/client";
 import { ApiError, unwrap } from "../api/problem";
 import type { User } from "../api/types";
@@ -16,6 +16,8 @@ export const ME_KEY = ["me"] as const;
 interface SessionValue {
   user: User | null;
   loading: boolean;
+  /** The session ended under the user (a 401), as opposed to never having started. */
+  expired: boolean;
   logIn: (email: string, password: string) => Promise<User>;
   logOut: () => Promise<void>;
 }
@@ -42,30 +44,29 @@ export function loginPath(next: string, expired = false): string {
 export function SessionProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
   const navigate = useNavigate();
-  const location = useLocation();
   const me = useQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: 60_000, retry: false });
   const user = me.data ?? null;
+  const [expired, setExpired] = useState(false);
 
   useEffect(
     () =>
       onUnauthorized(() => {
-        const hadUser = client.getQueryData(ME_KEY) != null;
+        // Anonymous pages (the marketplace) get 401s from /users/me: nothing to end.
+        if (client.getQueryData(ME_KEY) == null) return;
+        // RequireAuth then sends the user to the login page, which brings them back.
+        setExpired(true);
         client.clear();
         client.setQueryData(ME_KEY, null);
-        if (hadUser) {
-          const here = window.location.pathname + window.location.search;
-          navigate(loginPath(here, true), { replace: true });
-        }
       }),
-    [client, navigate],
+    [client],
   );
-  void location;
 
   const logIn = useCallback(
     async (email: string, password: string) => {
       const body = await unwrap(api.POST("/api/v1/auth/session", { body: { email, password } }));
       client.clear();
       client.setQueryData(ME_KEY, body.user);
+      setExpired(false);
       return body.user;
     },
     [client],
@@ -82,8 +83,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [client, navigate]);
 
   const value = useMemo(
-    () => ({ user, loading: me.isPending, logIn, logOut }),
-    [user, me.isPending, logIn, logOut],
+    () => ({ user, loading: me.isPending, expired, logIn, logOut }),
+    [user, me.isPending, expired, logIn, logOut],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

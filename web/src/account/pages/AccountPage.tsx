@@ -1,13 +1,12 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { useNavigate } from "react-router";
 import { api } from "../../api/client";
-import { unwrap } from "../../api/problem";
+import { ApiError, unwrap } from "../../api/problem";
 import { Field } from "../../app/components/Field";
 import { ProblemAlert } from "../../app/components/ProblemAlert";
 import { usePageTitle } from "../../app/components/usePageTitle";
 import { fieldErrors } from "../hooks/useFieldErrors";
-import { ME_KEY, useSession, useUser } from "../session";
+import { useSession, useUser } from "../session";
 
 function ChangePassword() {
   const { logIn } = useSession();
@@ -26,6 +25,12 @@ function ChangePassword() {
     },
   });
   const { fields, form } = fieldErrors(change.error);
+  let formError = form;
+  // The API's 400 for a wrong current password names no field: it is that one.
+  if (change.error instanceof ApiError && change.error.status === 400 && !Object.keys(fields).length) {
+    fields.current_password = change.error.problem.detail;
+    formError = null;
+  }
   return (
     <form
       aria-labelledby="password-title"
@@ -38,7 +43,7 @@ function ChangePassword() {
       <h2 id="password-title">Change password</h2>
       <Field label="Current password" type="password" autoComplete="current-password" value={current} onChange={(e) => setCurrent(e.target.value)} error={fields.current_password} />
       <Field label="New password" type="password" autoComplete="new-password" hint="8 to 72 characters." value={next} onChange={(e) => setNext(e.target.value)} error={fields.new_password} />
-      <ProblemAlert error={form} />
+      <ProblemAlert error={formError} />
       {change.isSuccess ? <p role="status">Password changed.</p> : null}
       <button type="submit" disabled={change.isPending}>
         Change password
@@ -48,17 +53,11 @@ function ChangePassword() {
 }
 
 function DeleteAccount() {
-  const navigate = useNavigate();
-  const client = useQueryClient();
   const [password, setPassword] = useState("");
   const remove = useMutation({
-    mutationFn: () => unwrap(api.DELETE("/api/v1/users/me", { body: { password } } as never)),
-    onSuccess: async () => {
-      await api.DELETE("/api/v1/auth/session").catch(() => undefined);
-      client.clear();
-      client.setQueryData(ME_KEY, null);
-      navigate("/signup", { replace: true });
-    },
+    mutationFn: () => unwrap(api.DELETE("/api/v1/users/me", { body: { password } })),
+    // The 204 cleared the session cookies; a fresh page load leaves nothing of the account in memory.
+    onSuccess: () => window.location.replace("/signup"),
   });
   const { fields, form } = fieldErrors(remove.error);
   return (

@@ -26,7 +26,7 @@ export function applyRunEvent(run: RunDetail, message: ServerMessage): RunDetail
   if (message.step) {
     const known = steps.find((s) => s.step_id === message.step!.id);
     if (known) {
-      steps = steps.map((s) => (s.step_id === message.step!.id ? { ...s, status: message.step!.status } : s));
+      steps = steps.map((s) => (s.step_id === message.step!.id ? { ...s, status: message.step!.status as RunStep["status"] } : s));
     } else {
       const placeholder = { step_id: message.step.id, status: message.step.status, position: steps.length } as RunStep;
       steps = [...steps, placeholder];

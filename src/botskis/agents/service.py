@@ -75,7 +75,9 @@ def _issue_webhook_token(agent: Agent) -> str:
 def _schedule(agent: Agent) -> None:
     """Only an active agent is due; paused and failing ones wait (healing probes failing ones)."""
     agent.next_run_at = (
-        triggers.next_run_at(agent.trigger, utcnow()) if agent.status == AgentStatus.ACTIVE else None
+        triggers.next_run_at(agent.trigger, utcnow())
+        if agent.status == AgentStatus.ACTIVE
+        else None
     )
 
 

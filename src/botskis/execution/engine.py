@@ -166,7 +166,9 @@ class RunExecution:
         except ValueError as exc:
             await self.finish(
                 run,
-                RunEnding(RunStatus.FAILED, error_kind="invalid_workflow", error_message=str(exc)[:500]),
+                RunEnding(
+                    RunStatus.FAILED, error_kind="invalid_workflow", error_message=str(exc)[:500]
+                ),
             )
             return
         outputs: dict[str, Any] = {
@@ -182,13 +184,19 @@ class RunExecution:
             async with asyncio.timeout(max(remaining, 0.001)):
                 for position, step in enumerate(workflow.steps):
                     record = done.get(step.id)
-                    if record is not None and record.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
+                    if record is not None and record.status in (
+                        StepStatus.SUCCEEDED,
+                        StepStatus.SKIPPED,
+                    ):
                         continue
                     outcome = await attempt_step(step, ctx)
                     self.pending.append(self.record(run, step, position, outcome))
                     if outcome.healed:
                         run.auto_healed = True
-                    if step.kind not in PURE_KINDS and outcome.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED):
+                    if step.kind not in PURE_KINDS and outcome.status in (
+                        StepStatus.SUCCEEDED,
+                        StepStatus.SKIPPED,
+                    ):
                         await self.checkpoint(run)
                     outputs[step.id] = {"output": outcome.output, "status": outcome.status}
                     if outcome.status == StepStatus.FAILED:

@@ -14,7 +14,7 @@ from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.monitoring import schemas
 from botskis.monitoring.fingerprints import normalise_message
-from botskis.runs.models import AgentHealing, Run, RunStatus, Worker
+from botskis.runs.models import QUEUED, RUNNING, AgentHealing, Run, RunStatus, Worker
 
 MAX_GROUPS = 100
 # Percentiles are taken over at most this many recent finished runs.
@@ -145,11 +145,11 @@ async def system_health(session: AsyncSession, settings: Settings) -> schemas.Sy
     now = utcnow()
     queue_depth, oldest = (
         await session.execute(
-            select(func.count(), func.min(Run.queued_at)).where(Run.status == RunStatus.QUEUED)
+            select(func.count(), func.min(Run.queued_at)).where(Run.status == QUEUED)
         )
     ).one()
     running = await session.scalar(
-        select(func.count()).select_from(Run).where(Run.status == RunStatus.RUNNING)
+        select(func.count()).select_from(Run).where(Run.status == RUNNING)
     )
     stale_after = timedelta(seconds=settings.worker_lease_seconds)
     workers = [

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from botskis.app import create_app
 from botskis.core.browser_session import CSRF_COOKIE, SESSION_COOKIE
+from tests.conftest import make_settings
 from tests.users.factories import Account, sign_up
 
 
@@ -280,3 +284,20 @@ async def test_bearer_clients_delete_as_before_or_confirm_if_they_like(
     )
     assert ok.status_code == 204
     assert "set-cookie" not in ok.headers
+
+
+async def test_cookie_sessions_are_outside_the_per_ip_limit(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, tmp_path / "logs", rate_limit_default="3/minute")
+    application = create_app(settings)
+    async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            account = await sign_up(c)  # two anonymous requests: signup and login
+            c.cookies.clear()
+            await _session_login(c, account)  # the third
+            for _ in range(6):
+                assert (await c.get("/api/v1/users/me")).status_code == 200
+            c.cookies.set(SESSION_COOKIE, "not-a-token")
+            assert (await c.get("/api/v1/marketplace/templates")).status_code == 429

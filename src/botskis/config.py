@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     smtp_starttls: bool = True
 
+    # Billing: without a secret key the billing endpoints answer 503 and plans stay
+    # superuser-managed.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_price_professional: str | None = None
+    stripe_price_enterprise: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    billing_grace_days: int = Field(default=7, ge=0, le=90)
+    billing_return_url: str = "http://localhost:8000/"
+
     credentials_key: str | None = None
     credentials_old_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

@@ -13,6 +13,7 @@ from botskis.api import health, websocket
 from botskis.api.middleware import install_middleware
 from botskis.api.openapi import document_errors
 from botskis.api.router import include_api
+from botskis.billing.stripe_api import create_stripe_api
 from botskis.config import Settings, get_settings
 from botskis.core import metrics
 from botskis.core.errors import install_error_handlers
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.hasher.close()
             await app.state.rate_limiter.close()
             await app.state.token_cache.stop()
+            if app.state.stripe is not None:
+                await app.state.stripe.close()
             metrics.process_exited()
 
     app = FastAPI(
@@ -69,11 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.token_cache = TokenCache(settings, app.state.database)
+    app.state.stripe = create_stripe_api(settings)
     # Every template is checked here: a broken file stops start-up naming file and reason.
     app.state.catalog = get_catalog()
 
     install_error_handlers(app)
-    install_middleware(app, settings, app.state.rate_limiter)
+    install_middleware(app, settings, app.state.rate_limiter, app.state.token_cache)
     include_api(app)
     app.include_router(websocket.router)
     app.include_router(health.router)

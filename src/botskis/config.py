@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     ws_ping_interval: float = Field(default=20.0, gt=0, le=3600)
     ws_ping_timeout: float = Field(default=20.0, gt=0, le=3600)
     ws_send_queue: int = Field(default=256, ge=1, le=100_000)
+    # Live events written straight to the socket (api/websocket_fast_path.py).
+    ws_fast_path: bool = True
 
     access_token_expire_minutes: int = Field(default=7 * 24 * 60, ge=1, le=60 * 24 * 90)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
@@ -113,6 +115,16 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_from: str | None = None
     smtp_starttls: bool = True
+
+    # Billing: without a secret key the billing endpoints answer 503 and plans stay
+    # superuser-managed.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_price_professional: str | None = None
+    stripe_price_enterprise: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    billing_grace_days: int = Field(default=7, ge=0, le=90)
+    billing_return_url: str = "http://localhost:8000/"
 
     credentials_key: str | None = None
     credentials_old_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)

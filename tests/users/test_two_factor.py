@@ -320,3 +320,27 @@ async def test_deleting_a_two_factor_account_needs_a_code(client: httpx.AsyncCli
 async def test_two_factor_routes_need_a_caller(client: httpx.AsyncClient) -> None:
     for url in (SETUP, ENABLE, DISABLE):
         assert (await client.post(url, json={})).status_code == 401
+
+
+async def test_dashboard_login_of_a_two_factor_account_needs_the_code_too(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(client)
+    secret, _codes = await turn_on(client, account)
+    started = await client.post(
+        "/api/v1/auth/session", json={"email": account.email, "password": account.password}
+    )
+    assert started.status_code == 200
+    assert started.json()["mfa_required"] is True
+    assert "set-cookie" not in started.headers
+    token = started.json()["mfa_token"]
+    wrong = await client.post(
+        "/api/v1/auth/session/mfa", json={"mfa_token": token, "code": "000000"}
+    )
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    done = await client.post(
+        "/api/v1/auth/session/mfa", json={"mfa_token": token, "code": code_at(secret, 1)}
+    )
+    assert done.status_code == 200, done.text
+    assert "botskis_session=" in done.headers["set-cookie"]
+    assert done.json()["user"]["two_factor_enabled"] is True

@@ -4,17 +4,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.api.dependencies import DatabaseDep, HasherDep, SessionDep, SettingsDep
 from botskis.config import Settings
-from botskis.core import metrics
-from botskis.core.auth import CurrentClaims, CurrentUser, Superuser, UserForUpdate
+from botskis.core import browser_session, metrics
+from botskis.core.auth import (
+    CurrentClaims,
+    CurrentUser,
+    Superuser,
+    UserForUpdate,
+    authenticate_token,
+)
 from botskis.core.errors import AppError, Unauthorized, ValidationFailed
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
 from botskis.database.connection import Database
 from botskis.users import schemas, service, two_factor, verification
 from botskis.users.caller import Caller
+from botskis.users.errors import PasswordConfirmationRequired
 from botskis.users.lockout import CodeLockout
 from botskis.users.models import User
 
@@ -177,6 +185,19 @@ async def login_mfa(
     settings: SettingsDep,
     lockout: LockoutDep,
 ) -> schemas.Token:
+    user = await _second_factor(request, body, session, settings, lockout)
+    return _tokens(settings, user)
+
+
+async def _second_factor(
+    request: Request,
+    body: schemas.MfaLogin,
+    session: AsyncSession,
+    settings: Settings,
+    lockout: CodeLockout,
+) -> User:
+    """The user whose mfa_token and code are right; the token is spent with the
+    request's commit."""
     await enforce(request, settings.rate_limit_login, "login-ip", client_ip(request))
     user, claims = await service.user_of_mfa_token(session, settings, body.mfa_token)
     ok = await two_factor.check_code(
@@ -187,7 +208,7 @@ async def login_mfa(
         logger.bind(security=True, user_id=str(user.id)).warning("second factor failed")
         raise Unauthorized("The code is not valid", reason="code_invalid")
     service.spend_mfa_token(session, user, claims)
-    return _tokens(settings, user)
+    return user
 
 
 @public_router.post(
@@ -213,6 +234,88 @@ async def login_form(
             reason="mfa_required",
         )
     return _tokens(settings, user)
+
+
+@public_router.post(
+    "/auth/session",
+    response_model=schemas.BrowserSession | schemas.MfaChallenge,
+    responses={401: {"description": "Incorrect email or password"}},
+)
+async def start_browser_session(
+    request: Request,
+    response: Response,
+    body: schemas.LoginRequest,
+    database: DatabaseDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> schemas.BrowserSession | schemas.MfaChallenge:
+    """Log in for the web dashboard: the access token goes into an httpOnly cookie
+    (`botskis_session`), never into the body, and the CSRF token into the readable
+    `botskis_csrf` cookie and the body. Unsafe requests authenticated by the cookie
+    must echo it in `X-CSRF-Token`."""
+    user = await _authenticate(request, database, hasher, settings, body.email, body.password)
+    if user.two_factor_enabled:
+        logger.bind(security=True, user_id=str(user.id)).info("password accepted; code required")
+        challenge = service.issue_mfa_token(settings, user)
+        return schemas.MfaChallenge(mfa_token=challenge.token, expires_in=challenge.expires_in)
+    return _browser_session(request, response, settings, user)
+
+
+def _browser_session(
+    request: Request, response: Response, settings: Settings, user: User
+) -> schemas.BrowserSession:
+    logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
+    token = service.issue_token(settings, user)
+    csrf = browser_session.set_session_cookies(response, request, settings, token)
+    response.headers["cache-control"] = "no-store"
+    return schemas.BrowserSession(
+        user=schemas.User.model_validate(user), csrf_token=csrf, expires_at=token.expires_at
+    )
+
+
+@public_router.post(
+    "/auth/session/mfa",
+    response_model=schemas.BrowserSession,
+    responses={
+        401: {"description": "The mfa_token or the code is not valid"},
+        429: {"description": "Too many wrong codes for this account"},
+    },
+)
+async def complete_browser_session(
+    request: Request,
+    response: Response,
+    body: schemas.MfaLogin,
+    session: SessionDep,
+    settings: SettingsDep,
+    lockout: LockoutDep,
+) -> schemas.BrowserSession:
+    """The dashboard's second step for an account with two-factor authentication."""
+    user = await _second_factor(request, body, session, settings, lockout)
+    return _browser_session(request, response, settings, user)
+
+
+@public_router.delete(
+    "/auth/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "The session cookie came without its X-CSRF-Token"}},
+)
+async def end_browser_session(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Log the dashboard out: revoke the cookie's token (with the CSRF echo) and clear
+    both cookies. A cookie whose token no longer works is simply cleared."""
+    token = browser_session.session_token(request)
+    if token is not None:
+        try:
+            authenticated = await authenticate_token(request.app.state.token_cache, token)
+        except AppError:
+            pass  # expired, revoked, or a disabled account: nothing left to revoke
+        else:
+            browser_session.require_csrf(request, authenticated.claims, settings.secret_key)
+            await service.revoke_token(session, authenticated.caller.id, authenticated.claims)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    browser_session.clear_session_cookies(response, request, settings)
+    return response
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -271,19 +374,28 @@ async def change_password(
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(
-    body: schemas.AccountDeletion,
+    request: Request,
     user: UserForUpdate,
     session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
     lockout: LockoutDep,
+    body: schemas.AccountDeletion | None = None,
 ) -> Response:
+    """Delete the account and everything it owns, confirmed with the password (and a
+    code when two-factor authentication is on), from any client: a device left
+    logged in cannot delete the account alone."""
+    if body is None:
+        raise PasswordConfirmationRequired()
     await service.check_password(hasher, user, body.password)
     # Before anything is written: a wrong code is counted in a transaction of its own.
     await two_factor.require_code(session, settings, lockout, user, body.code)
     await service.delete_user(session, user)
     logger.bind(security=True, user_id=str(user.id)).info("account deleted")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if browser_session.is_cookie_session(request):
+        browser_session.clear_session_cookies(response, request, settings)
+    return response
 
 
 @router.get("/users", response_model=Page[schemas.User])

@@ -160,3 +160,11 @@ class User(BaseModel):
     created_at: datetime
     email_verified_at: datetime | None
     two_factor_enabled: bool
+
+
+class BrowserSession(BaseModel):
+    """A dashboard login: the token itself is only in the httpOnly cookie."""
+
+    user: User
+    csrf_token: str
+    expires_at: datetime

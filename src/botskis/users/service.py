@@ -28,6 +28,7 @@ from botskis.users.errors import (
     InactiveUser,
     InvalidCredentials,
     MfaTokenInvalid,
+    PasswordMismatch,
     WrongPassword,
 )
 from botskis.users.models import RevokedToken, User
@@ -157,8 +158,9 @@ async def change_password(
 
 
 async def check_password(hasher: PasswordHasher, user: User, password: str) -> None:
+    """A confirmation password: a 400 naming the field when it is wrong."""
     if not await hasher.verify(password, user.hashed_password):
-        raise WrongPassword()
+        raise PasswordMismatch()
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:

@@ -24,6 +24,7 @@ from datetime import timedelta
 from loguru import logger
 from sqlalchemy import delete, select, update
 
+from botskis.billing.workflows import billing_loop
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
@@ -79,6 +80,12 @@ class RunWorker:
             self._loops.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))
         if self.run_scheduler:
             self._loops.append(asyncio.create_task(self._schedule_loop(), name="worker-schedule"))
+        self._loops.append(
+            asyncio.create_task(
+                billing_loop(self.database, self.settings, self._stop_requested),
+                name="worker-billing",
+            )
+        )
         self.log.info("worker started")
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from botskis import __version__
 from botskis.api import health, websocket
+from botskis.api.dashboard import install_dashboard
+from botskis.api.docs import install_docs
 from botskis.api.middleware import install_middleware
 from botskis.api.openapi import document_errors
 from botskis.api.router import include_api
@@ -59,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Prometheus (/metrics) and loguru are this service's telemetry; FastAPI's
         # OpenTelemetry hooks would only look for providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # Swagger UI and ReDoc come from install_docs, with their assets served here.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = Database(settings)
@@ -75,4 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(websocket.router)
     app.include_router(health.router)
     document_errors(app)
+    install_docs(app)  # /docs, /docs/oauth2-redirect, /redoc and their assets
+    install_dashboard(app, settings)  # a GET no route matched: the web dashboard
     return app

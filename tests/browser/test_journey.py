@@ -104,11 +104,14 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
     page.get_by_role("link", name="Credentials", exact=True).click()
     page.get_by_label("Kind").select_option("http_bearer")
     page.get_by_label("Name", exact=True).fill("Shop token")
-    page.get_by_label("token").fill("tok-secret-123456")
+    page.get_by_label("Token").fill("tok-secret-123456")
     page.get_by_role("button", name="Add credential").click()
     expect(page.get_by_role("heading", name=re.compile("Shop token"))).to_be_visible()
     expect(page.get_by_text("3456")).to_be_visible()
     expect(page.get_by_text("tok-secret-123456")).to_have_count(0)
+    page.get_by_label("New name for Shop token").fill("Store token")
+    page.get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("heading", name=re.compile("Store token"))).to_be_visible()
     check_accessibility(page, "credentials")
     screenshot(page, "credentials")
 
@@ -129,6 +132,10 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
     group.get_by_role("link", name="See a run with this error").click()
     expect(page.get_by_test_id("run-status")).to_have_text(re.compile("failed"))
     expect(page.get_by_role("alert")).to_contain_text("Failed at step summarize")
+    failed_run = page.url
+    page.get_by_role("button", name="Retry run").click()
+    expect(page).not_to_have_url(failed_run)
+    expect(page.get_by_test_id("run-status")).to_have_text(re.compile("succeeded"))
 
     # Other pages pass axe too.
     for path, name in [

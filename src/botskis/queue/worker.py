@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import uuid
@@ -265,6 +266,8 @@ async def run_worker_process(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await worker.start()
+        # Start-up objects live as long as the process: no collection walks them.
+        gc.freeze()
         await stop.wait()
     finally:
         await worker.stop()

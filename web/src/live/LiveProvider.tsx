@@ -68,6 +68,16 @@ export function useWatchAgent(agentId: string | undefined): void {
   useEffect(() => (agentId ? connection.watchAgent(agentId) : undefined), [connection, agentId]);
 }
 
+/** Run events of every agent a list shows, so its counters and last run stay current. */
+export function useWatchAgents(agentIds: string[]): void {
+  const connection = useLive();
+  const key = [...agentIds].sort().join(",");
+  useEffect(() => {
+    const stops = key ? key.split(",").map((id) => connection.watchAgent(id)) : [];
+    return () => stops.forEach((stop) => stop());
+  }, [connection, key]);
+}
+
 export function useLiveState(): ConnectionState {
   const connection = useLive();
   return useSyncExternalStore(

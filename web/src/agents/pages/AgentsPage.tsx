@@ -3,6 +3,7 @@ import { Link, useSearchParams } from "react-router";
 import { ProblemAlert } from "../../app/components/ProblemAlert";
 import { usePageTitle } from "../../app/components/usePageTitle";
 import { useCategories } from "../../marketplace/hooks/useTemplates";
+import { useWatchAgents } from "../../live/LiveProvider";
 import { AgentCard } from "../components/AgentCard";
 import { useAgents, type AgentStatus } from "../hooks/useAgents";
 
@@ -19,6 +20,7 @@ export default function AgentsPage() {
     setParams(next, { replace: true });
   };
   const items = agents.data?.items ?? [];
+  useWatchAgents(items.map((a) => a.id));
   const categories = (useCategories().data ?? []).map((c) => c.category);
   return (
     <section aria-labelledby="agents-title">

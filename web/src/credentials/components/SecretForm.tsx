@@ -7,6 +7,7 @@ import type { RJSFSchema, UiSchema } from "@rjsf/utils";
 import validator from "@rjsf/validator-ajv8";
 import { useMemo, useState, type ReactNode } from "react";
 import type { CredentialKind } from "../../api/types";
+import { humanize } from "../../agents/components/ConfigForm";
 
 const SECRET = /key|token|password|secret|value/i;
 
@@ -15,7 +16,7 @@ function schemaOf(kind: CredentialKind): { schema: RJSFSchema; uiSchema: UiSchem
   const schema: RJSFSchema = {
     type: "object",
     required: kind.required,
-    properties: Object.fromEntries(fields.map((f) => [f, { type: "string", title: f.replace(/_/g, " "), maxLength: 4096 }])),
+    properties: Object.fromEntries(fields.map((f) => [f, { type: "string", title: humanize(f), maxLength: 4096 }])),
   };
   const uiSchema: UiSchema = { "ui:submitButtonOptions": { norender: true } };
   for (const f of fields) if (SECRET.test(f) && f !== "header_name") uiSchema[f] = { "ui:widget": "password" };

@@ -25,12 +25,14 @@ function AddCredential({ kinds, initialKind }: { kinds: CredentialKind[]; initia
   const refresh = useRefresh();
   const [kindName, setKindName] = useState(kinds.some((k) => k.name === initialKind) ? initialKind : kinds[0]?.name ?? "");
   const [name, setName] = useState("");
+  const [added, setAdded] = useState(0);
   const kind = kinds.find((k) => k.name === kindName);
   const create = useMutation({
     mutationFn: (secret: Record<string, string>) =>
       unwrap(api.POST("/api/v1/credentials", { body: { kind: kindName, name: name.trim() || kindName, secret } })),
     onSuccess: () => {
       setName("");
+      setAdded((n) => n + 1);
       refresh();
     },
   });
@@ -50,7 +52,7 @@ function AddCredential({ kinds, initialKind }: { kinds: CredentialKind[]; initia
       </div>
       <Field label="Name" value={name} placeholder={kindName} onChange={(e) => setName(e.target.value)} error={fields.name} maxLength={100} />
       {kind ? (
-        <SecretForm key={kind.name} kind={kind} submitLabel={create.isPending ? "Saving..." : "Add credential"} busy={create.isPending} onSubmit={(secret) => create.mutate(secret)}>
+        <SecretForm key={`${kind.name}-${added}`} kind={kind} submitLabel={create.isPending ? "Saving..." : "Add credential"} busy={create.isPending} onSubmit={(secret) => create.mutate(secret)}>
           {Object.entries(fields)
             .filter(([field]) => field.startsWith("secret"))
             .map(([field, message]) => (

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from botskis.agents import router as agents
+from botskis.analytics import router as analytics
 from botskis.billing import router as billing
 from botskis.core.auth import bearer_scheme, current_user
 from botskis.credentials import router as credentials
@@ -30,6 +31,7 @@ PRIVATE: list[APIRouter] = [
     credentials.router,
     runs.router,
     monitoring.router,
+    analytics.router,
     notifications.router,
     billing.router,
     agents.router,

@@ -5,6 +5,7 @@ domain adds one line here when it gains tables.
 """
 
 from botskis.agents import models as agents_models
+from botskis.analytics import models as analytics_models
 from botskis.credentials import models as credentials_models
 from botskis.database.base import Base
 from botskis.notifications import models as notifications_models
@@ -16,6 +17,7 @@ from botskis.users import models as users_models
 __all__ = [
     "Base",
     "agents_models",
+    "analytics_models",
     "credentials_models",
     "notifications_models",
     "onboarding_models",

@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
+from botskis.analytics.rollups import add_finished_runs, finished_run
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
@@ -39,6 +40,7 @@ from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 from botskis.queue.writer import RunWriter
 from botskis.runs.models import Run, RunStep, Worker
+from botskis.runs.retention import retention_loop
 from botskis.runs.service import elapsed_ms, run_update
 
 # Arbitrary constant naming the claim lock among PostgreSQL advisory locks.
@@ -207,6 +209,11 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 await session.flush()
                 run_update(session, run)
         await healing.record_outcomes(session, settings, failed)
+        await add_finished_runs(
+            session,
+            [finished_run(run) for run in failed],
+            price_per_million_tokens=settings.llm_price_per_million_tokens,
+        )
         await wake_workers_after_commit(session)
         return len(expired)
 
@@ -248,6 +255,12 @@ class RunWorker:
             self._loops.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))
         if self.run_scheduler:
             self._loops.append(asyncio.create_task(self._schedule_loop(), name="worker-schedule"))
+        self._loops.append(
+            asyncio.create_task(
+                retention_loop(self.database, self.settings, self._stop_requested),
+                name="worker-retention",
+            )
+        )
         self.log.info("worker started")
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:

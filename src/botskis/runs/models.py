@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from botskis.database.base import Base, IdMixin, TimestampMixin, utcnow
@@ -28,6 +28,28 @@ class Run(IdMixin, TimestampMixin, Base):
         Index("ix_runs_agent_id_created_at", "agent_id", "created_at"),
         Index("ix_runs_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_runs_worker_id_status", "worker_id", "status"),
+        # Pruning a run sets its retries' retry_of_id to NULL: found by index.
+        Index(
+            "ix_runs_retry_of_id",
+            "retry_of_id",
+            postgresql_where=text("retry_of_id IS NOT NULL"),
+            sqlite_where=text("retry_of_id IS NOT NULL"),
+        ),
+        # Runs not yet in the rollups (health and dashboard metrics count them live).
+        Index(
+            "ix_runs_agent_id_unfinished",
+            "agent_id",
+            "status",
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
+        Index(
+            "ix_runs_owner_id_unfinished",
+            "owner_id",
+            "status",
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
         UniqueConstraint("agent_id", "idempotency_key", name="uq_runs_agent_idempotency_key"),
         UniqueConstraint("agent_id", "event_id", name="uq_runs_agent_event_id"),
     )

@@ -284,6 +284,7 @@ async def top_failing_agents(
             func.sum(table.c.succeeded).label("succeeded"),
             func.sum(table.c.cancelled).label("cancelled"),
         )
+        .select_from(table)
         .join(Agent, Agent.id == table.c.agent_id)
         .where(table.c.owner_id == owner_id, span.buckets(table))
         .group_by(table.c.agent_id, Agent.name)
@@ -312,6 +313,7 @@ async def time_saved(
     table = AGENT_ROLLUPS
     minutes = await session.scalar(
         select(func.coalesce(func.sum(table.c.succeeded * Agent.minutes_saved_per_run), 0))
+        .select_from(table)
         .join(Agent, Agent.id == table.c.agent_id)
         .where(scope, span.buckets(table))
     )

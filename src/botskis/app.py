@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from starlette.datastructures import State
 
 from botskis import __version__
 from botskis.api import health, websocket
@@ -24,23 +22,6 @@ from botskis.marketplace.catalog import get_catalog
 from botskis.queue.worker import RunWorker
 from botskis.realtime.lifespan import start_realtime, stop_realtime
 from botskis.users.token_cache import TokenCache
-
-OPENAPI_URL = "/openapi.json"
-
-
-class AppState(State):
-    """`app.state` whose values are also plain instance attributes. Starlette's State
-    keeps them only in a dict behind `__getattr__`, so each read first fails the
-    normal lookup, building and dropping an AttributeError (about 6,000
-    instructions; an authenticated request reads app.state several times)."""
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        object.__setattr__(self, key, value)
-        self._state[key] = value
-
-    def __delattr__(self, key: str) -> None:
-        object.__delattr__(self, key)
-        del self._state[key]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,11 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Prometheus (/metrics) and loguru are this service's telemetry; FastAPI's
         # OpenTelemetry hooks would only look for providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
-        # Added last (below): routes are matched in order, in Python, and the API's
-        # traffic should not first be compared with four documentation paths.
-        openapi_url=None,
     )
-    app.state = AppState()
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
@@ -92,6 +69,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_api(app)
     app.include_router(websocket.router)
     app.include_router(health.router)
-    app.openapi_url = OPENAPI_URL
-    app.setup()  # /openapi.json, /docs, /docs/oauth2-redirect and /redoc, matched last
     return app

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1, le=500)
     database_max_overflow: int = Field(default=10, ge=0, le=500)
     database_pool_recycle_seconds: int = Field(default=1800, ge=30)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    database_connect_timeout_seconds: int = Field(default=5, ge=1, le=300)
     redis_url: str | None = None
     events_channel: str = Field(default="botskis:events", min_length=1, max_length=200)
 

@@ -16,6 +16,7 @@ from botskis.analytics.rollups import FinishedRun, add_finished_runs
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.monitoring.fingerprints import error_fingerprint
+from botskis.runs.models import RunStatus
 from tests.agents.factories import deploy
 from tests.users.factories import Account, sign_up
 
@@ -25,7 +26,7 @@ PRICE = 0.6
 def _run(
     agent: dict[str, object],
     owner: Account,
-    status: str,
+    status: RunStatus,
     at: datetime,
     *,
     message: str | None = None,
@@ -77,17 +78,23 @@ async def _seeded(
     await _finish(
         app.state.database,
         [
-            _run(steady, owner, "succeeded", at, duration_ms=100),
-            _run(steady, owner, "succeeded", at, duration_ms=200),
-            _run(steady, owner, "succeeded", later, duration_ms=300),
-            _run(steady, owner, "failed", later, message="answered 500 for 1"),
-            _run(flaky, owner, "failed", at, message="answered 500 for 2"),
-            _run(flaky, owner, "failed", later, message="answered 500 for 3"),
-            _run(flaky, owner, "failed", later, message="refused 'x'"),
-            _run(flaky, owner, "cancelled", later),
+            _run(steady, owner, RunStatus.SUCCEEDED, at, duration_ms=100),
+            _run(steady, owner, RunStatus.SUCCEEDED, at, duration_ms=200),
+            _run(steady, owner, RunStatus.SUCCEEDED, later, duration_ms=300),
+            _run(steady, owner, RunStatus.FAILED, later, message="answered 500 for 1"),
+            _run(flaky, owner, RunStatus.FAILED, at, message="answered 500 for 2"),
+            _run(flaky, owner, RunStatus.FAILED, later, message="answered 500 for 3"),
+            _run(flaky, owner, RunStatus.FAILED, later, message="refused 'x'"),
+            _run(flaky, owner, RunStatus.CANCELLED, later),
             # The day before the range: the trend's comparison.
-            _run(flaky, owner, "failed", day - timedelta(hours=3), message="answered 500 for 4"),
-            _run(foreign, stranger, "failed", at, message="answered 500 for 5"),
+            _run(
+                flaky,
+                owner,
+                RunStatus.FAILED,
+                day - timedelta(hours=3),
+                message="answered 500 for 4",
+            ),
+            _run(foreign, stranger, RunStatus.FAILED, at, message="answered 500 for 5"),
         ],
     )
     return owner, stranger, steady, flaky, foreign

@@ -30,6 +30,14 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, path: str) -> No
     assert_problem(response, 400)
 
 
+async def test_malformed_json_names_the_line_and_column(client: httpx.AsyncClient) -> None:
+    text = b'{\n  "email": "a@example.com",\n  "password": "long enough" "x"\n}'
+    body = assert_problem(await client.post(SIGNUP, content=text, headers=JSON), 400)
+    assert body["errors"] == [
+        {"field": "body", "message": "Expecting ',' delimiter at line 3, column 29"}
+    ]
+
+
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", None])
 @pytest.mark.parametrize("path", [SIGNUP, LOGIN])
 async def test_wrong_content_type_is_415(

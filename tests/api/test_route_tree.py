@@ -1,41 +1,53 @@
-from typing import Annotated
+"""Routes are private by default: whatever is not in a public router needs the caller."""
 
-import pytest
-from fastapi import APIRouter, Depends
+from __future__ import annotations
 
-from botskis.api.router import PRIVATE, UnauthenticatedRoute, require_caller
-from botskis.core.auth import CurrentUser, current_user
-from botskis.users.models import User
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from botskis.api.router import API_PREFIX, PUBLIC, api_router
+from botskis.config import Settings
+from botskis.core.auth import current_user
+from botskis.core.errors import install_error_handlers
 
 
-def test_every_private_router_takes_the_caller_on_every_route() -> None:
-    for router in PRIVATE:
-        require_caller(router)
+def takes_caller(dependant: Dependant) -> bool:
+    return dependant.call is current_user or any(takes_caller(d) for d in dependant.dependencies)
 
 
-def test_a_private_route_without_the_caller_stops_start_up() -> None:
-    router = APIRouter(prefix="/things")
+def test_every_api_route_outside_the_public_routers_takes_the_caller(app: FastAPI) -> None:
+    public = {id(route) for router in PUBLIC for route in router.routes}
+    private = 0
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not str(context.path).startswith(API_PREFIX):
+            continue
+        if id(route) in public:
+            assert not takes_caller(context.dependant), context.path
+        else:
+            private += 1
+            assert takes_caller(context.dependant), f"{context.methods} {context.path}"
+    assert private > 30
 
-    @router.get("/mine")
-    async def mine(user: CurrentUser) -> dict[str, str]:
-        return {"id": str(user.id)}
 
-    @router.get("/forgotten")
+async def test_a_private_route_that_forgets_the_caller_still_requires_it(
+    settings: Settings,
+) -> None:
+    forgetful = APIRouter()
+
+    @forgetful.get("/forgotten")
     async def forgotten() -> dict[str, str]:
-        return {}
+        return {"secret": "exposed"}
 
-    with pytest.raises(UnauthenticatedRoute, match="GET /things/forgotten"):
-        require_caller(router)
-
-
-def test_the_caller_may_come_through_another_dependency() -> None:
-    async def owner_name(user: Annotated[User, Depends(current_user)]) -> str:
-        return user.full_name or ""
-
-    router = APIRouter()
-
-    @router.delete("/nested")
-    async def nested(name: Annotated[str, Depends(owner_name)]) -> dict[str, str]:
-        return {"name": name}
-
-    require_caller(router)
+    app = FastAPI()
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(api_router([forgetful], []))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as client:
+        response = await client.get(f"{API_PREFIX}/forgotten")
+    assert response.status_code == 401
+    assert "exposed" not in response.text

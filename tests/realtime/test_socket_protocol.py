@@ -130,6 +130,24 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_open(
         assert (await receive(ws))["type"] == "pong"
 
 
+async def test_unsubscribing_from_someone_elses_agent_is_agent_not_found(
+    server: str, publisher: Publisher
+) -> None:
+    alice = sign_up_live(server)
+    bob = sign_up_live(server)
+    bobs_agent = await publisher.agent(bob.id)
+    alices_agent = await publisher.agent(alice.id)
+    async with socket(server, alice) as ws:
+        for agent_id in (bobs_agent, str(uuid.uuid4())):
+            await send(ws, type="unsubscribe_agent", agent_id=agent_id)
+            refused = await receive(ws)
+            assert (refused["type"], refused["detail"]) == ("error", "agent not found")
+            assert "agent_id" not in refused
+        # Her own agent, subscribed or not, is answered.
+        await send(ws, type="unsubscribe_agent", agent_id=alices_agent)
+        assert (await receive(ws))["agent_id"] == alices_agent
+
+
 async def test_delivery_rule_account_wide_vs_subscribed(server: str, publisher: Publisher) -> None:
     account = sign_up_live(server)
     watched = await publisher.agent(account.id)

@@ -147,3 +147,37 @@ async def test_password_change_reaches_other_processes_through_redis(
     )
     assert changed.status_code == 204
     await _until_rejected(b, account.headers)
+
+
+async def test_requests_share_a_frozen_snapshot_not_an_orm_row(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    import dataclasses
+
+    from botskis.users.caller import Caller
+
+    account = await sign_up(client)
+    await client.get("/api/v1/users/me", headers=account.headers)
+    caller, _claims = await app.state.token_cache.resolve(account.token)
+    assert isinstance(caller, Caller) and not isinstance(caller, User)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        caller.plan = "scale"  # type: ignore[misc]
+
+
+async def test_a_profile_change_reads_the_row_not_the_cached_snapshot(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """PATCH loads the row for update: a change made behind the cache's back (a bulk
+    UPDATE the ORM events do not see) is not overwritten with the snapshot's values."""
+    account = await sign_up(client, full_name="Before")
+    await client.get("/api/v1/users/me", headers=account.headers)  # cached snapshot
+    database: Database = app.state.database
+    async with database.transaction() as session:
+        await session.execute(
+            User.__table__.update().where(User.email == account.email).values(company="Acme")
+        )
+    changed = await client.patch(
+        "/api/v1/users/me", json={"full_name": "After"}, headers=account.headers
+    )
+    assert changed.status_code == 200
+    assert changed.json()["full_name"] == "After" and changed.json()["company"] == "Acme"

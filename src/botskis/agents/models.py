@@ -2,14 +2,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from botskis.database.base import Base, IdMixin, TimestampMixin
+from botskis.database.base import Base, IdMixin, StatusColumn, TimestampMixin
 
-AGENT_STATUSES = ("active", "paused", "failing")
+
+class AgentStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    # Too many consecutive failed runs: schedules stop until a probe run succeeds.
+    FAILING = "failing"
 
 
 class Agent(IdMixin, TimestampMixin, Base):
@@ -24,7 +30,9 @@ class Agent(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     trigger: Mapped[dict[str, Any]] = mapped_column(JSON, default=lambda: {"type": "manual"})
-    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status: Mapped[AgentStatus] = mapped_column(
+        StatusColumn(AgentStatus), default=AgentStatus.ACTIVE, index=True
+    )
     status_reason: Mapped[str | None] = mapped_column(String(500))
     # sha256 hex of the webhook secret; the secret itself is shown once and never stored.
     webhook_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

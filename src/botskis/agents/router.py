@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents import schemas, service
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.api.dependencies import SessionDep
 from botskis.core.auth import CurrentUser
 from botskis.core.pagination import Page, PageDep
@@ -77,7 +77,7 @@ async def list_agents(
     session: SessionDep,
     page: PageDep,
     request: Request,
-    status: Literal["active", "paused", "failing"] | None = None,
+    status: AgentStatus | None = None,
     category: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[schemas.Agent]:
     agents, total = await service.list_agents(

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from botskis.agents.models import AgentStatus
+
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MaxConcurrentRuns = Annotated[int, Field(strict=True, ge=1, le=10)]
 TimeoutSeconds = Annotated[int, Field(strict=True, ge=10, le=3600)]
@@ -48,7 +50,7 @@ class Agent(BaseModel):
     category: str | None = None
     config: dict[str, Any]
     trigger: dict[str, Any]
-    status: str
+    status: AgentStatus
     status_reason: str | None
     max_concurrent_runs: int
     timeout_seconds: int

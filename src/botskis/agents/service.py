@@ -19,7 +19,7 @@ from botskis.agents.errors import (
     NotAWebhookAgent,
     TemplateNotFound,
 )
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.billing.service import check_agent_quota
 from botskis.core.errors import ValidationFailed
 from botskis.credentials.service import stored_kinds
@@ -75,11 +75,14 @@ def _issue_webhook_token(agent: Agent) -> str:
 def _schedule(agent: Agent) -> None:
     """Only an active agent is due; paused and failing ones wait (healing probes failing ones)."""
     agent.next_run_at = (
-        triggers.next_run_at(agent.trigger, utcnow()) if agent.status == "active" else None
+        triggers.next_run_at(agent.trigger, utcnow())
+        if agent.status == AgentStatus.ACTIVE
+        else None
     )
 
 
 def _announce(session: AsyncSession, agent: Agent, *, status: str | None = None) -> None:
+    """`status` overrides the agent's own for events it has no status for ("deleted")."""
     emit(
         session,
         agent.owner_id,
@@ -121,7 +124,7 @@ async def deploy_agent(
         name=name or template.name,
         config=_checked_config(template, config),
         trigger=_checked_trigger(trigger if trigger is not None else template.trigger),
-        status="active",
+        status=AgentStatus.ACTIVE,
         max_concurrent_runs=max_concurrent_runs,
         timeout_seconds=timeout_seconds,
         minutes_saved_per_run=(
@@ -155,7 +158,7 @@ async def list_agents(
     session: AsyncSession,
     owner_id: uuid.UUID,
     *,
-    status: str | None,
+    status: AgentStatus | None,
     category: str | None,
     limit: int,
     offset: int,
@@ -221,9 +224,9 @@ async def update_agent(
 
 async def pause_agent(session: AsyncSession, owner_id: uuid.UUID, agent_id: uuid.UUID) -> Agent:
     agent = await get_owned_agent(session, owner_id, agent_id)
-    if agent.status == "paused":
-        raise AgentStateConflict("paused")
-    agent.status = "paused"
+    if agent.status == AgentStatus.PAUSED:
+        raise AgentStateConflict(AgentStatus.PAUSED)
+    agent.status = AgentStatus.PAUSED
     agent.status_reason = "paused by the owner"
     _schedule(agent)
     await session.flush()
@@ -234,9 +237,9 @@ async def pause_agent(session: AsyncSession, owner_id: uuid.UUID, agent_id: uuid
 async def resume_agent(session: AsyncSession, owner_id: uuid.UUID, agent_id: uuid.UUID) -> Agent:
     """Paused or failing → active; a failing agent starts over with a clean failure count."""
     agent = await get_owned_agent(session, owner_id, agent_id)
-    if agent.status == "active":
-        raise AgentStateConflict("active")
-    agent.status = "active"
+    if agent.status == AgentStatus.ACTIVE:
+        raise AgentStateConflict(AgentStatus.ACTIVE)
+    agent.status = AgentStatus.ACTIVE
     agent.status_reason = None
     agent.consecutive_failures = 0
     _schedule(agent)

@@ -35,7 +35,7 @@ from botskis.analytics.models import (
     Granularity,
 )
 from botskis.monitoring.fingerprints import normalise_message
-from botskis.runs.models import Run, RunStep
+from botskis.runs.models import FINISHED_STATUSES, Run, RunStatus, RunStep
 
 AGENT_ROLLUPS: Table = AgentRollup.__table__  # type: ignore[assignment]
 ACCOUNT_ROLLUPS: Table = AccountRollup.__table__  # type: ignore[assignment]
@@ -51,7 +51,7 @@ class FinishedRun:
     agent_id: uuid.UUID
     owner_id: uuid.UUID
     template_slug: str
-    status: str
+    status: RunStatus
     finished_at: datetime
     duration_ms: int | None
     auto_healed: bool
@@ -75,7 +75,7 @@ def finished_run(run: Run, columns: Mapping[str, Any] | None = None) -> Finished
         agent_id=run.agent_id,
         owner_id=run.owner_id,
         template_slug=run.template_slug,
-        status=str(value("status")),
+        status=RunStatus(value("status")),
         finished_at=value("finished_at"),
         duration_ms=value("duration_ms"),
         auto_healed=bool(value("auto_healed")),
@@ -110,12 +110,12 @@ def _blank_counters() -> dict[str, Any]:
 
 
 def _count(counters: dict[str, Any], run: FinishedRun, cost_micros: int) -> None:
-    if run.status in ("succeeded", "failed", "cancelled"):
-        counters[run.status] += 1
+    if run.status in FINISHED_STATUSES:
+        counters[run.status.value] += 1
     counters["auto_healed"] += int(run.auto_healed)
     counters["tokens"] += run.tokens
     counters["cost_micros"] += cost_micros
-    if run.status in ("succeeded", "failed") and run.duration_ms is not None:
+    if run.status is not RunStatus.CANCELLED and run.duration_ms is not None:
         counters["duration_count"] += 1
         counters["duration_sum_ms"] += run.duration_ms
         counters["duration_max_ms"] = max(counters["duration_max_ms"], run.duration_ms)
@@ -155,12 +155,12 @@ def rollup_deltas(runs: Iterable[FinishedRun], price_per_million_tokens: float) 
                 if "succeeded" not in counters:
                     counters.update(_blank_counters())
                 _count(counters, run, cost)
-            if run.status == "failed" and run.error_fingerprint is not None:
+            if run.status is RunStatus.FAILED and run.error_fingerprint is not None:
                 key = (run.agent_id, granularity.value, bucket, run.error_fingerprint)
                 errors = _count_error(deltas.errors.get(key), run)
                 errors["owner_id"] = run.owner_id
                 deltas.errors[key] = errors
-        if run.status == "failed" and run.error_fingerprint is not None:
+        if run.status is RunStatus.FAILED and run.error_fingerprint is not None:
             deltas.fingerprints.setdefault(
                 run.error_fingerprint,
                 {

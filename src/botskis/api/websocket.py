@@ -22,8 +22,8 @@ from websockets.protocol import State
 
 from botskis.agents.models import Agent
 from botskis.api.middleware import WEBSOCKET_SEND_KEY
-from botskis.config import Settings
-from botskis.core.security import InvalidToken
+from botskis.core.auth import authenticate_token
+from botskis.core.errors import AppError
 from botskis.database.connection import Database
 from botskis.realtime.hub import (
     Connection,
@@ -33,7 +33,6 @@ from botskis.realtime.hub import (
     control_message,
 )
 from botskis.realtime.socket_quota import SocketQuota
-from botskis.users.service import resolve_token
 
 router = APIRouter()
 
@@ -50,8 +49,6 @@ def _token_from(websocket: WebSocket) -> tuple[str | None, bool]:
 
 
 async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | None:
-    database: Database = websocket.app.state.database
-    settings: Settings = websocket.app.state.settings
     token, _ = _token_from(websocket)
     client = websocket.client.host if websocket.client else None
     reason: str
@@ -59,18 +56,15 @@ async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | 
         reason = "missing token"
     else:
         try:
-            async with database.transaction() as session:
-                user, claims = await resolve_token(session, settings, token)
-        except InvalidToken as exc:
-            reason = f"invalid token: {str(exc)[:80]}"
+            authenticated = await authenticate_token(websocket.app.state.token_cache, token)
+        except AppError as exc:
+            reason = exc.detail
         else:
-            if not user.is_active:
-                reason = "inactive user"
-            elif str(claims.subject) != path_user_id:
+            if str(authenticated.caller.id) != path_user_id:
                 reason = "token subject does not match the path"
             else:
-                return user.id
-    logger.bind(security=True, reason=reason, client=client).warning(f"websocket refused: {reason}")
+                return authenticated.caller.id
+    logger.bind(security=True, reason=reason, client=client).warning("websocket refused")
     return None
 
 
@@ -170,7 +164,12 @@ async def _on_unsubscribe(hub: Hub, conn: Connection, body: dict[str, Any]) -> N
     if agent_id is None:
         _error(hub, conn, "unsubscribe_agent needs agent_id, a UUID string")
         return
-    conn.subscriptions.discard(agent_id)
+    if agent_id in conn.subscriptions:
+        # Subscribing checked ownership; the query is needed only for other ids.
+        conn.subscriptions.discard(agent_id)
+    elif not await _owns_agent(hub.database, conn.user_id, agent_id):
+        _error(hub, conn, "agent not found")
+        return
     conn.offer(
         control_message("unsubscribed", hub.current_seq(conn.user_id), agent_id=str(agent_id))
     )

@@ -13,7 +13,7 @@ router = APIRouter(tags=["billing"])
 
 @router.get("/users/me/usage", response_model=schemas.Usage)
 async def read_usage(user: CurrentUser, session: SessionDep) -> schemas.Usage:
-    return await service.usage(session, user)
+    return await service.usage(session, user.id, user.plan)
 
 
 @router.put("/users/{user_id}/plan", response_model=schemas.Usage)

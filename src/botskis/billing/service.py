@@ -73,14 +73,14 @@ async def check_run_quota(session: AsyncSession, user_id: uuid.UUID) -> None:
         raise RunQuotaExceeded(plan.name, plan.max_runs_per_month)
 
 
-async def usage(session: AsyncSession, user: User) -> Usage:
-    plan = plan_of(user.plan)
+async def usage(session: AsyncSession, user_id: uuid.UUID, plan_name: str) -> Usage:
+    plan = plan_of(plan_name)
     start, end = month_bounds(utcnow())
     return Usage(
         plan=plan.name,
         limits=Limits(agents=plan.max_agents, runs_per_month=plan.max_runs_per_month),
-        agents_used=await count_agents(session, user.id),
-        runs_this_month=await count_runs_this_month(session, user.id),
+        agents_used=await count_agents(session, user_id),
+        runs_this_month=await count_runs_this_month(session, user_id),
         period_start=start,
         period_end=end,
     )
@@ -93,4 +93,4 @@ async def set_plan(session: AsyncSession, user_id: uuid.UUID, plan: str) -> Usag
         raise UserNotFound()
     user.plan = plan
     await session.flush()
-    return await usage(session, user)
+    return await usage(session, user.id, user.plan)

@@ -1,89 +1,94 @@
-"""Who is calling: bearer-token dependencies every private route stands on."""
+"""Who is calling: the one token check, and the dependencies private routes stand on.
+
+`authenticate_token` is the only place a token string becomes a caller; the
+bearer header (HTTP) and the WebSocket handshake both call it, and so does any
+other source of the same token."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from loguru import logger
-from starlette.types import Scope
+from sqlalchemy import select
 
-from botskis.api.dependencies import SessionDep
-from botskis.config import Settings
+from botskis.api.dependencies import SessionDep, SettingsDep
 from botskis.core.errors import Unauthorized
-from botskis.core.ratelimit import RateLimiter
+from botskis.core.ratelimit import enforce
 from botskis.core.security import InvalidToken, TokenClaims
+from botskis.users.caller import Caller
 from botskis.users.errors import InactiveUser, SuperuserRequired
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
-# Describes the scheme in OpenAPI (api/router.py); the header itself is read by
-# `bearer_token`, because every dependency node costs a private request measurably.
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-async def current_user(request: Request) -> User:
-    """The caller, as the process's cached snapshot: no query and no session on a
-    hit (see users/token_cache.py for how logout and password changes still take
-    effect at once). The snapshot is shared by concurrent requests, so it is read
-    only: a route that changes the user row takes `UserForUpdate` instead."""
-    token = bearer_token(request.scope)
-    if not token:
-        raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
-    cache: TokenCache = request.app.state.token_cache
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    caller: Caller
+    claims: TokenClaims
+
+
+async def authenticate_token(cache: TokenCache, token: str) -> Authenticated:
+    """The caller a raw access token speaks for. Raises Unauthorized for a bad,
+    expired or revoked token and InactiveUser for a deactivated account."""
     try:
-        cached, claims = await cache.resolve(token)
+        caller, claims = await cache.resolve(token)
     except InvalidToken as exc:
         logger.bind(security=True, reason=str(exc)[:80]).warning("token rejected")
         raise Unauthorized("The access token is invalid, expired or revoked") from exc
-    if not cached.is_active:
+    if not caller.is_active:
         raise InactiveUser()
-    state = request.scope["state"]
-    state["user_id"] = cached.id
-    state["token_claims"] = claims
-    # Settings come from app.state, not a dependency: every private request runs this.
-    settings: Settings = request.app.state.settings
-    limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.enforce(state, settings.rate_limit_user, "user", cached.id_text)
-    return cached.user
+    return Authenticated(caller, claims)
 
 
-def bearer_token(scope: Scope) -> str | None:
-    """The credentials of the first Authorization header when its scheme is Bearer."""
-    headers: list[tuple[bytes, bytes]] = scope["headers"]
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials:
-                return credentials.strip()
-            return None
-    return None
+async def current_authentication(
+    request: Request,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+) -> Authenticated:
+    """The bearer token's caller, counted against the per-user rate limit."""
+    if not token:
+        raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
+    cache: TokenCache = request.app.state.token_cache
+    authenticated = await authenticate_token(cache, token)
+    await enforce(request, settings.rate_limit_user, "user", str(authenticated.caller.id))
+    return authenticated
 
 
-async def user_for_update(
-    user: Annotated[User, Depends(current_user)], session: SessionDep
-) -> User:
-    """A private copy of the caller in the request's session, to change and flush
-    like any row (the cached snapshot itself must never be changed)."""
-    return await session.merge(user, load=False)
+async def current_user(
+    authenticated: Annotated[Authenticated, Depends(current_authentication)],
+) -> Caller:
+    return authenticated.caller
 
 
 async def current_claims(
-    request: Request, _user: Annotated[User, Depends(current_user)]
+    authenticated: Annotated[Authenticated, Depends(current_authentication)],
 ) -> TokenClaims:
-    claims: TokenClaims = request.state.token_claims
-    return claims
+    return authenticated.claims
 
 
-async def current_superuser(user: Annotated[User, Depends(current_user)]) -> User:
-    if not user.is_superuser:
-        logger.bind(security=True, user_id=str(user.id)).warning("permission denied")
-        raise SuperuserRequired()
+async def user_for_update(
+    caller: Annotated[Caller, Depends(current_user)], session: SessionDep
+) -> User:
+    """The caller's row in the request's session, locked, to change and flush."""
+    user = await session.scalar(select(User).where(User.id == caller.id).with_for_update())
+    if user is None:  # deleted between the token check and this query
+        raise Unauthorized("The access token is invalid, expired or revoked")
     return user
 
 
-CurrentUser = Annotated[User, Depends(current_user)]
+async def current_superuser(caller: Annotated[Caller, Depends(current_user)]) -> Caller:
+    if not caller.is_superuser:
+        logger.bind(security=True, user_id=str(caller.id)).warning("permission denied")
+        raise SuperuserRequired()
+    return caller
+
+
+CurrentUser = Annotated[Caller, Depends(current_user)]
 UserForUpdate = Annotated[User, Depends(user_for_update)]
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
-Superuser = Annotated[User, Depends(current_superuser)]
+Superuser = Annotated[Caller, Depends(current_superuser)]

@@ -9,9 +9,12 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
+
+from botskis.database.availability import RETRY_AFTER_SECONDS, Availability, Unavailability
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -139,14 +142,31 @@ def _expects_json_body(request: Request) -> bool:
     )
 
 
+def _json_error_position(document: Any, error: dict[str, Any]) -> dict[str, str]:
+    """Where the JSON parser stopped, as line and column (1-based) of the body text:
+    FastAPI reports only the character offset."""
+    loc = error.get("loc", ())
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else 0
+    reason = str(error.get("ctx", {}).get("error", "invalid JSON"))
+    if not isinstance(document, str):
+        return {"message": f"{reason} (at character {offset + 1})"}
+    line = document.count("\n", 0, offset) + 1
+    column = offset - (document.rfind("\n", 0, offset) + 1) + 1
+    return {"message": f"{reason} at line {line}, column {column}"}
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"field": _field_name(e.get("loc", ())), "message": _validation_message(e)}
         for e in exc.errors()
     ]
-    if any(e.get("type") == "json_invalid" for e in exc.errors()):
-        return problem(request, 400, "The request body is not valid JSON", errors=errors)
+    invalid = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+    if invalid:
+        where = _json_error_position(exc.body, invalid[0])
+        return problem(
+            request, 400, "The request body is not valid JSON", errors=[{"field": "body", **where}]
+        )
     content_type = request.headers.get("content-type", "")
     has_body = (
         request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
@@ -175,6 +195,30 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 400, "The request could not be processed: invalid value")
 
 
+UNAVAILABLE_DETAIL = {
+    Unavailability.UNREACHABLE: "The database is unreachable; retry later",
+    Unavailability.POOL_TIMEOUT: "The service is busy (no database connection was free); retry later",
+    Unavailability.CONTENTION: "The request collided with a concurrent change; retry it",
+    Unavailability.READ_ONLY: "The database is read-only right now; retry later",
+    Unavailability.STORAGE: "The database cannot store data right now; retry later",
+}
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After when the database cannot serve (no traceback: the
+    outage is logged once by `Availability`); any other database error is a bug."""
+    availability: Availability = request.app.state.database.availability
+    reason = availability.report(exc)
+    if reason is None:
+        return await _unexpected_error(request, exc)
+    return problem(
+        request,
+        503,
+        UNAVAILABLE_DETAIL[reason],
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS[reason])},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.bind(request_id=request_id_of(request)).opt(exception=exc).error(
         "unhandled error on {} {}", request.method, request.url.path
@@ -196,4 +240,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValueError, _value_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -45,6 +45,12 @@ RATE_LIMITED = Counter(
     "Requests refused with 429, by limit name.",
     ["limit"],
 )
+DATABASE_UNAVAILABLE = Counter(
+    "botskis_database_unavailable_total",
+    "Database operations refused because the database could not serve (503s and "
+    "worker passes), by reason: unreachable, pool_timeout, contention, read_only, storage.",
+    ["reason"],
+)
 LOGIN_FAILURES = Counter(
     "botskis_login_failures_total",
     "Failed logins (wrong email or password, inactive account).",

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from botskis.config import Settings
+from botskis.database.availability import Availability
 from botskis.realtime.events import Event, take_pending
 from botskis.realtime.replay_log import record_pending
 
@@ -49,6 +50,11 @@ def create_engine(settings: Settings, database_url: str | None = None) -> AsyncE
             max_overflow=settings.database_max_overflow,
             pool_pre_ping=True,
             pool_recycle=settings.database_pool_recycle_seconds,
+            # A request waits this long for a free connection before its 503,
+            # not SQLAlchemy's default of 30 s.
+            pool_timeout=settings.database_pool_timeout_seconds,
+            # A host that drops packets fails the connect instead of hanging it.
+            connect_args={"connect_timeout": settings.database_connect_timeout_seconds},
         )
     engine = create_async_engine(url, **options)
     if url.startswith("sqlite"):
@@ -64,6 +70,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Receives the events a unit of work emitted, after it committed.
         self.event_sink: EventSink | None = None
+        # Outage transitions: the first refusal opens one, the next commit closes it.
+        self.availability = Availability()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -78,6 +86,7 @@ class Database:
                 await session.rollback()
                 take_pending(session)
                 raise
+            self.availability.succeeded()
             events = take_pending(session)
             if events and self.event_sink is not None:
                 await self.event_sink(events)

@@ -35,7 +35,7 @@ from botskis.execution.workflow import RetryPolicy, Step, Workflow
 from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.notifications.service import create_notification
 from botskis.queue.writer import LeaseLost, RunEnding, RunFinal, RunWrite, RunWriter
-from botskis.runs.models import Run, RunStep
+from botskis.runs.models import Run, RunStatus, RunStep, StepStatus
 from botskis.runs.service import elapsed_ms
 
 MAX_ERROR_CHARS = 2000
@@ -46,7 +46,7 @@ PURE_KINDS = frozenset({"transform", "filter"})
 
 @dataclass
 class StepOutcome:
-    status: str  # succeeded | skipped | stopped | failed
+    status: StepStatus
     attempts: int
     output: Any = None
     tokens: int | None = None
@@ -80,7 +80,7 @@ async def attempt_step(step: Step, ctx: StepContext) -> StepOutcome:
                 result = await execute_step(step, ctx)
         except RunStopped as stop:
             return StepOutcome(
-                "stopped", attempt, output={"reason": stop.reason}, started_at=started
+                StepStatus.STOPPED, attempt, output={"reason": stop.reason}, started_at=started
             )
         except (StepFailure, TimeoutError) as exc:
             failure = (
@@ -100,7 +100,7 @@ async def attempt_step(step: Step, ctx: StepContext) -> StepOutcome:
                 healed = True
                 continue
             return StepOutcome(
-                "failed",
+                StepStatus.FAILED,
                 attempt,
                 error_kind=failure.kind,
                 error_message=str(failure)[:MAX_ERROR_CHARS],
@@ -109,15 +109,14 @@ async def attempt_step(step: Step, ctx: StepContext) -> StepOutcome:
         except Exception:
             logger.bind(step=step.id).exception("step crashed")
             return StepOutcome(
-                "failed",
+                StepStatus.FAILED,
                 attempt,
                 error_kind="internal",
                 error_message="the step failed with an internal error; see the server log",
                 started_at=started,
             )
-        status = "skipped" if getattr(result, "skipped", False) else "succeeded"
         return StepOutcome(
-            status,
+            result.status,
             attempt,
             output=result.output,
             tokens=getattr(result, "tokens", None),
@@ -167,7 +166,9 @@ class RunExecution:
         except ValueError as exc:
             await self.finish(
                 run,
-                RunEnding("failed", error_kind="invalid_workflow", error_message=str(exc)[:500]),
+                RunEnding(
+                    RunStatus.FAILED, error_kind="invalid_workflow", error_message=str(exc)[:500]
+                ),
             )
             return
         outputs: dict[str, Any] = {
@@ -178,35 +179,41 @@ class RunExecution:
         # How the run ends is decided under the deadline, but the finish is written
         # outside it: a finish still queued in the writer when the deadline passed
         # would otherwise be followed by a second one (`timeout`) for the same run.
-        ending = RunEnding("succeeded")
+        ending = RunEnding(RunStatus.SUCCEEDED)
         try:
             async with asyncio.timeout(max(remaining, 0.001)):
                 for position, step in enumerate(workflow.steps):
                     record = done.get(step.id)
-                    if record is not None and record.status in ("succeeded", "skipped"):
+                    if record is not None and record.status in (
+                        StepStatus.SUCCEEDED,
+                        StepStatus.SKIPPED,
+                    ):
                         continue
                     outcome = await attempt_step(step, ctx)
                     self.pending.append(self.record(run, step, position, outcome))
                     if outcome.healed:
                         run.auto_healed = True
-                    if step.kind not in PURE_KINDS and outcome.status in ("succeeded", "skipped"):
+                    if step.kind not in PURE_KINDS and outcome.status in (
+                        StepStatus.SUCCEEDED,
+                        StepStatus.SKIPPED,
+                    ):
                         await self.checkpoint(run)
                     outputs[step.id] = {"output": outcome.output, "status": outcome.status}
-                    if outcome.status == "failed":
+                    if outcome.status == StepStatus.FAILED:
                         ending = RunEnding(
-                            "failed",
+                            RunStatus.FAILED,
                             error_kind=outcome.error_kind,
                             error_message=outcome.error_message,
                             error_step=step.id,
                         )
                         break
-                    if outcome.status == "stopped":
+                    if outcome.status == StepStatus.STOPPED:
                         reason = str((outcome.output or {}).get("reason") or "stopped by filter")
-                        ending = RunEnding("succeeded", stopped_reason=reason[:500])
+                        ending = RunEnding(RunStatus.SUCCEEDED, stopped_reason=reason[:500])
                         break
         except TimeoutError:
             ending = RunEnding(
-                "failed",
+                RunStatus.FAILED,
                 error_kind="timeout",
                 error_message=f"the run exceeded the agent's timeout of {agent.timeout_seconds} s",
             )
@@ -290,7 +297,7 @@ class RunExecution:
             error_fingerprint(
                 ending.error_kind, ending.error_message, ending.error_step, run.template_slug
             )
-            if ending.status == "failed"
+            if ending.status == RunStatus.FAILED
             else None
         )
         records, self.pending = self.pending, []

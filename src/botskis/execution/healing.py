@@ -16,14 +16,14 @@ from loguru import logger
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.agents.triggers import next_run_at
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.notifications.service import create_notification
 from botskis.realtime.events import emit
-from botskis.runs.models import AgentHealing, Run
+from botskis.runs.models import AgentHealing, Run, RunStatus
 from botskis.runs.service import enqueue_run
 
 
@@ -62,7 +62,7 @@ async def record_outcomes(session: AsyncSession, settings: Settings, runs: list[
     """
     rounds: list[dict[uuid.UUID, Run]] = []
     for run in runs:
-        if run.status not in ("succeeded", "failed"):
+        if run.status not in (RunStatus.SUCCEEDED, RunStatus.FAILED):
             continue
         for round_ in rounds:
             if run.agent_id not in round_:
@@ -77,11 +77,11 @@ async def record_outcomes(session: AsyncSession, settings: Settings, runs: list[
 async def _count_round(
     session: AsyncSession, settings: Settings, runs: dict[uuid.UUID, Run]
 ) -> None:
-    succeeded = [agent_id for agent_id, run in runs.items() if run.status == "succeeded"]
+    succeeded = [agent_id for agent_id, run in runs.items() if run.status == RunStatus.SUCCEEDED]
     errors = {
         agent_id: f"{run.error_kind}: {run.error_message}"[:2000]
         for agent_id, run in runs.items()
-        if run.status != "succeeded"
+        if run.status != RunStatus.SUCCEEDED
     }
     is_success = Agent.id.in_(succeeded)
     values: dict[str, object] = {
@@ -111,11 +111,11 @@ async def _count_round(
     )
     for agent_id, status, failures in counted.all():
         run = runs[agent_id]
-        ok = run.status == "succeeded"
+        ok = run.status == RunStatus.SUCCEEDED
         changes = (
-            (ok and status == "failing")
-            or (status == "active" and failures >= settings.agent_failure_threshold)
-            or (status == "failing" and run.trigger == "probe")
+            (ok and status == AgentStatus.FAILING)
+            or (status == AgentStatus.ACTIVE and failures >= settings.agent_failure_threshold)
+            or (status == AgentStatus.FAILING and run.trigger == "probe")
         )
         if changes:
             await _apply_rules(session, settings, run)
@@ -128,19 +128,20 @@ async def _apply_rules(session: AsyncSession, settings: Settings, run: Run) -> N
     )
     if agent is None:
         return
-    if run.status == "succeeded":
+    if run.status == RunStatus.SUCCEEDED:
         await _recovered(session, agent)
     elif (
-        agent.status == "active" and agent.consecutive_failures >= settings.agent_failure_threshold
+        agent.status == AgentStatus.ACTIVE
+        and agent.consecutive_failures >= settings.agent_failure_threshold
     ):
         await _mark_failing(session, settings, agent)
-    elif agent.status == "failing" and run.trigger == "probe":
+    elif agent.status == AgentStatus.FAILING and run.trigger == "probe":
         await _probe_failed(session, settings, agent)
 
 
 async def _mark_failing(session: AsyncSession, settings: Settings, agent: Agent) -> None:
     cooldown = _whole_seconds(settings.agent_probe_cooldown_seconds)
-    agent.status = "failing"
+    agent.status = AgentStatus.FAILING
     agent.next_run_at = None
     agent.status_reason = (
         f"{agent.consecutive_failures} consecutive runs failed; last error: {agent.last_error}"
@@ -187,9 +188,9 @@ def _whole_seconds(seconds: float) -> int:
 
 async def _recovered(session: AsyncSession, agent: Agent) -> None:
     await session.execute(delete(AgentHealing).where(AgentHealing.agent_id == agent.id))
-    if agent.status != "failing":
+    if agent.status != AgentStatus.FAILING:
         return
-    agent.status = "active"
+    agent.status = AgentStatus.ACTIVE
     agent.status_reason = None
     agent.next_run_at = next_run_at(agent.trigger, utcnow())
     _agent_update(session, agent)
@@ -218,7 +219,7 @@ async def queue_due_probes(database: Database) -> int:
                 .where(
                     AgentHealing.probe_at <= now,
                     AgentHealing.probe_run_id.is_(None),
-                    Agent.status == "failing",
+                    Agent.status == AgentStatus.FAILING,
                 )
                 .limit(100)
             )
@@ -241,7 +242,7 @@ async def queue_due_probes(database: Database) -> int:
             # The probe repeats the last failure: same input, same workflow snapshot.
             last_failed = await session.scalar(
                 select(Run)
-                .where(Run.agent_id == agent_id, Run.status == "failed")
+                .where(Run.agent_id == agent_id, Run.status == RunStatus.FAILED)
                 .order_by(Run.created_at.desc())
                 .limit(1)
             )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from loguru import logger
 from sqlalchemy import select, update
 
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.agents.triggers import next_run_at
 from botskis.billing.service import check_run_quota
 from botskis.config import Settings
@@ -35,7 +35,7 @@ async def fire_due_schedules(database: Database, settings: Settings) -> int:
         due = (
             await session.execute(
                 select(Agent.id, Agent.next_run_at)
-                .where(Agent.status == "active", Agent.next_run_at <= now)
+                .where(Agent.status == AgentStatus.ACTIVE, Agent.next_run_at <= now)
                 .order_by(Agent.next_run_at)
                 .limit(BATCH)
             )
@@ -53,7 +53,9 @@ async def fire_due_schedules(database: Database, settings: Settings) -> int:
                 claimed = await session.execute(
                     update(Agent)
                     .where(
-                        Agent.id == agent_id, Agent.next_run_at == slot, Agent.status == "active"
+                        Agent.id == agent_id,
+                        Agent.next_run_at == slot,
+                        Agent.status == AgentStatus.ACTIVE,
                     )
                     .values(next_run_at=following)
                     .execution_options(synchronize_session=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.marketplace import schemas
 from botskis.marketplace.catalog import Catalog, Template
 from botskis.marketplace.errors import TemplateNotFound
@@ -16,7 +16,7 @@ from botskis.marketplace.errors import TemplateNotFound
 async def deployment_counts(session: AsyncSession, *, active_only: bool = False) -> dict[str, int]:
     query = select(Agent.template_slug, func.count()).group_by(Agent.template_slug)
     if active_only:
-        query = query.where(Agent.status == "active")
+        query = query.where(Agent.status == AgentStatus.ACTIVE)
     rows = await session.execute(query)
     return {slug: count for slug, count in rows.tuples()}
 

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from botskis.agents.models import AgentStatus
+
 
 class ErrorGroup(BaseModel):
     fingerprint: str
@@ -27,7 +29,7 @@ class ErrorGroups(BaseModel):
 
 class AgentHealth(BaseModel):
     agent_id: uuid.UUID
-    status: str
+    status: AgentStatus
     status_reason: str | None
     # Succeeded / (succeeded + failed) over the last 7 days; None without finished runs.
     success_rate: float | None

@@ -10,13 +10,13 @@ from typing import overload
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.analytics import service as analytics
 from botskis.analytics.ranges import Span
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.monitoring import schemas
-from botskis.runs.models import AgentHealing, Run, Worker
+from botskis.runs.models import AgentHealing, Run, RunStatus, Worker
 
 MAX_GROUPS = 100
 
@@ -80,7 +80,7 @@ async def agent_health(session: AsyncSession, agent: Agent) -> schemas.AgentHeal
         await session.scalar(
             select(func.count())
             .select_from(Run)
-            .where(Run.agent_id == agent.id, Run.status.in_(("queued", "running")))
+            .where(Run.agent_id == agent.id, Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
         )
         or 0
     )
@@ -100,7 +100,7 @@ async def agent_health(session: AsyncSession, agent: Agent) -> schemas.AgentHeal
         last_error=agent.last_error,
         last_run_at=agent.last_run_at,
         next_run_at=agent.next_run_at,
-        next_probe_at=healing.probe_at if healing and agent.status == "failing" else None,
+        next_probe_at=healing.probe_at if healing and agent.status == AgentStatus.FAILING else None,
     )
 
 
@@ -108,11 +108,11 @@ async def system_health(session: AsyncSession, settings: Settings) -> schemas.Sy
     now = utcnow()
     queue_depth, oldest = (
         await session.execute(
-            select(func.count(), func.min(Run.queued_at)).where(Run.status == "queued")
+            select(func.count(), func.min(Run.queued_at)).where(Run.status == RunStatus.QUEUED)
         )
     ).one()
     running = await session.scalar(
-        select(func.count()).select_from(Run).where(Run.status == "running")
+        select(func.count()).select_from(Run).where(Run.status == RunStatus.RUNNING)
     )
     stale_after = timedelta(seconds=settings.worker_lease_seconds)
     workers = [
@@ -130,7 +130,7 @@ async def system_health(session: AsyncSession, settings: Settings) -> schemas.Sy
     overdue, most_overdue = (
         await session.execute(
             select(func.count(), func.min(Agent.next_run_at)).where(
-                Agent.status == "active", Agent.next_run_at <= now
+                Agent.status == AgentStatus.ACTIVE, Agent.next_run_at <= now
             )
         )
     ).one()

@@ -39,7 +39,7 @@ from botskis.execution.outbound import create_client
 from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 from botskis.queue.writer import RunWriter
-from botskis.runs.models import Run, RunStep, Worker
+from botskis.runs.models import Run, RunStatus, RunStep, Worker
 from botskis.runs.retention import retention_loop
 from botskis.runs.service import elapsed_ms, run_update
 
@@ -76,7 +76,7 @@ async def claim_runs(
             await session.execute(
                 select(Run.id, Run.agent_id, Run.owner_id, Agent.max_concurrent_runs)
                 .join(Agent, Agent.id == Run.agent_id)
-                .where(Run.status == "queued")
+                .where(Run.status == RunStatus.QUEUED)
                 .order_by(Run.queued_at, Run.id)
                 .limit(CLAIM_SCAN)
             )
@@ -89,7 +89,7 @@ async def claim_runs(
             agent_id: count
             for agent_id, count in await session.execute(
                 select(Run.agent_id, func.count())
-                .where(Run.status == "running", Run.agent_id.in_(agent_ids))
+                .where(Run.status == RunStatus.RUNNING, Run.agent_id.in_(agent_ids))
                 .group_by(Run.agent_id)
             )
         }
@@ -97,7 +97,7 @@ async def claim_runs(
             owner_id: count
             for owner_id, count in await session.execute(
                 select(Run.owner_id, func.count())
-                .where(Run.status == "running", Run.owner_id.in_(owner_ids))
+                .where(Run.status == RunStatus.RUNNING, Run.owner_id.in_(owner_ids))
                 .group_by(Run.owner_id)
             )
         }
@@ -119,9 +119,9 @@ async def claim_runs(
         runs = list(
             await session.scalars(
                 update(Run)
-                .where(Run.id.in_(ids), Run.status == "queued")
+                .where(Run.id.in_(ids), Run.status == RunStatus.QUEUED)
                 .values(
-                    status="running",
+                    status=RunStatus.RUNNING,
                     worker_id=worker_id,
                     lease_expires_at=now + timedelta(seconds=settings.worker_lease_seconds),
                     attempts=Run.attempts + 1,
@@ -161,7 +161,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
         expired = list(
             await session.scalars(
                 select(Run)
-                .where(Run.status == "running", Run.lease_expires_at < now)
+                .where(Run.status == RunStatus.RUNNING, Run.lease_expires_at < now)
                 .limit(500)
                 .with_for_update(skip_locked=True)
             )
@@ -188,7 +188,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                     if past_timeout
                     else f"the worker executing this run stopped {run.attempts} times"
                 )
-                run.status = "failed"
+                run.status = RunStatus.FAILED
                 run.error_kind = kind
                 run.error_message = message
                 run.error_fingerprint = error_fingerprint(kind, message, None, run.template_slug)
@@ -203,7 +203,7 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 logger.bind(run_id=str(run.id), worker_id=run.worker_id).warning(
                     "lease expired; run returned to the queue"
                 )
-                run.status = "queued"
+                run.status = RunStatus.QUEUED
                 run.worker_id = None
                 run.lease_expires_at = None
                 await session.flush()
@@ -288,8 +288,8 @@ class RunWorker:
             async with self.database.transaction() as session:
                 released = await session.execute(
                     update(Run)
-                    .where(Run.worker_id == self.id, Run.status == "running")
-                    .values(status="queued", worker_id=None, lease_expires_at=None)
+                    .where(Run.worker_id == self.id, Run.status == RunStatus.RUNNING)
+                    .values(status=RunStatus.QUEUED, worker_id=None, lease_expires_at=None)
                     .execution_options(synchronize_session=False)
                 )
                 if getattr(released, "rowcount", 0):
@@ -306,8 +306,8 @@ class RunWorker:
             if free > 0:
                 try:
                     claimed = await claim_runs(self.database, self.settings, self.id, free)
-                except Exception:
-                    self.log.exception("claiming runs failed")
+                except Exception as exc:
+                    self._failed("claiming runs failed", exc)
                     await self._pause(self.settings.worker_poll_seconds)
                     continue
                 for run in claimed:
@@ -326,8 +326,9 @@ class RunWorker:
 
         def _done(finished: asyncio.Task[None]) -> None:
             self.running.pop(run_id, None)
-            if not finished.cancelled() and finished.exception() is not None:
-                self.log.bind(run_id=str(run_id)).opt(exception=finished.exception()).error(
+            error = None if finished.cancelled() else finished.exception()
+            if error is not None and self.database.availability.report(error) is None:
+                self.log.bind(run_id=str(run_id)).opt(exception=error).error(
                     "run execution crashed; its lease will expire and it will be retried"
                 )
             self.wake.set()
@@ -340,8 +341,8 @@ class RunWorker:
                 await self.heartbeat()
                 await reclaim_expired(self.database, self.settings)
                 await healing.queue_due_probes(self.database)
-            except Exception:
-                self.log.exception("heartbeat failed")
+            except Exception as exc:
+                self._failed("heartbeat failed", exc)
             await self._pause(self.settings.worker_heartbeat_seconds)
 
     async def heartbeat(self) -> None:
@@ -365,7 +366,7 @@ class RunWorker:
                     select(Run.id)
                     .where(
                         Run.worker_id == self.id,
-                        Run.status == "running",
+                        Run.status == RunStatus.RUNNING,
                         Run.id.in_(list(self.running)),
                     )
                     .with_for_update(skip_locked=True, key_share=True)
@@ -394,17 +395,23 @@ class RunWorker:
                         self.wake.set()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                self.log.exception("LISTEN connection lost; reconnecting")
+            except Exception as exc:
+                self._failed("LISTEN connection lost; reconnecting", exc)
                 await self._pause(1.0)
 
     async def _schedule_loop(self) -> None:
         while not self._stopping:
             try:
                 await scheduler.fire_due_schedules(self.database, self.settings)
-            except Exception:
-                self.log.exception("scheduler tick failed")
+            except Exception as exc:
+                self._failed("scheduler tick failed", exc)
             await self._pause(scheduler.TICK_SECONDS)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """A database outage is logged once, by `Availability`, not per loop pass;
+        anything else with its trace."""
+        if self.database.availability.report(exc) is None:
+            self.log.opt(exception=exc).error(what)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake at once when the worker is asked to stop."""

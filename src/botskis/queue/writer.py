@@ -35,7 +35,7 @@ from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.execution import healing
 from botskis.queue.wakeup import wake_workers_after_commit
-from botskis.runs.models import Run, RunStep
+from botskis.runs.models import Run, RunStatus, RunStep
 from botskis.runs.service import run_update
 
 # Core tables: executemany with plain dicts, none of the ORM's per-object work.
@@ -53,7 +53,7 @@ class LeaseLost(Exception):
 class RunEnding:
     """How a run ended, as the engine decided it."""
 
-    status: str  # succeeded | failed
+    status: RunStatus  # SUCCEEDED or FAILED
     error_kind: str | None = None
     error_message: str | None = None
     error_step: str | None = None
@@ -221,7 +221,7 @@ class RunWriter:
             update(Run)
             .where(
                 Run.id.in_([write.run.id for write in batch]),
-                Run.status == "running",
+                Run.status == RunStatus.RUNNING,
                 Run.worker_id == self.worker_id,
             )
             .values(lease_expires_at=lease)
@@ -264,7 +264,7 @@ class RunWriter:
                 run_update(
                     session,
                     w.run,
-                    status="running",
+                    status=RunStatus.RUNNING,
                     step={"id": record["step_id"], "status": record["status"]},
                 )
         for run, final in finals:

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from botskis.agents.models import AGENT_STATUSES, Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.analytics import service as analytics
 from botskis.analytics.ranges import Span
 from botskis.database.connection import Database
-from botskis.runs.models import RUN_STATUSES, Run
+from botskis.runs.models import Run, RunStatus
 
 
 async def dashboard_metrics(database: Database, user_id: uuid.UUID) -> dict[str, Any]:
@@ -29,7 +29,7 @@ async def dashboard_metrics(database: Database, user_id: uuid.UUID) -> dict[str,
         )
         unfinished = await session.execute(
             select(Run.status, func.count())
-            .where(Run.owner_id == user_id, Run.status.in_(("queued", "running")))
+            .where(Run.owner_id == user_id, Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
             .group_by(Run.status)
         )
         today = await analytics.totals(
@@ -38,11 +38,13 @@ async def dashboard_metrics(database: Database, user_id: uuid.UUID) -> dict[str,
             analytics.ACCOUNT_ROLLUPS.c.owner_id == user_id,
             Span.covering(midnight, now),
         )
-    agents = dict.fromkeys(AGENT_STATUSES, 0)
+    agents = dict.fromkeys(AgentStatus, 0)
     agents.update({status: count for status, count in agent_rows.tuples()})
-    runs = dict.fromkeys(RUN_STATUSES, 0)
+    runs = dict.fromkeys(RunStatus, 0)
     runs.update({status: count for status, count in unfinished.tuples()})
-    runs.update(succeeded=today.succeeded, failed=today.failed, cancelled=today.cancelled)
+    runs[RunStatus.SUCCEEDED] = today.succeeded
+    runs[RunStatus.FAILED] = today.failed
+    runs[RunStatus.CANCELLED] = today.cancelled
     return {
         "agents": {"total": sum(agents.values()), "by_status": agents},
         "runs_today": {"total": sum(runs.values()), "by_status": runs},

@@ -4,7 +4,7 @@ Services call `emit(session, user_id, type, **fields)` inside their unit of
 work. Nothing leaves the process until that transaction commits: `Database`
 hands the session's pending events to its `event_sink` after the commit (see
 `database.connection`), so a client never sees an event for a rolled-back
-change. Just before the commit, `realtime.log.record_pending` writes them to
+change. Just before the commit, `realtime.replay_log.record_pending` writes them to
 the replay log in the same transaction (so the log never misses a committed
 change and never holds a rolled-back one) and gives each its per-user `seq`.
 The realtime package decides what the sink does with them (bus, sockets).

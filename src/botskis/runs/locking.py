@@ -12,11 +12,14 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from botskis.runs.models import Run
+from botskis.runs.models import Run, RunStatus
 
 
 async def lock_running_runs(session: AsyncSession, scope: ColumnElement[bool]) -> None:
     """Lock the running runs matching `scope` (say `Run.agent_id == agent.id`)."""
     await session.execute(
-        select(Run.id).where(scope, Run.status == "running").order_by(Run.id).with_for_update()
+        select(Run.id)
+        .where(scope, Run.status == RunStatus.RUNNING)
+        .order_by(Run.id)
+        .with_for_update()
     )

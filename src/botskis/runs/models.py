@@ -9,15 +9,32 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from botskis.database.base import Base, IdMixin, TimestampMixin, utcnow
+from botskis.database.base import Base, IdMixin, StatusColumn, TimestampMixin, utcnow
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    # A filter step ended the run early; the run itself succeeded.
+    STOPPED = "stopped"
+
+
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 RUN_TRIGGERS = ("manual", "schedule", "webhook", "retry", "probe")
 
 
@@ -58,7 +75,7 @@ class Run(IdMixin, TimestampMixin, Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     template_slug: Mapped[str] = mapped_column(String(100))
     trigger: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[RunStatus] = mapped_column(StatusColumn(RunStatus), default=RunStatus.QUEUED)
     input: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     workflow: Mapped[dict[str, Any]] = mapped_column(JSON)
     # How many times a worker picked the run up (a recovered run counts again).
@@ -95,8 +112,7 @@ class RunStep(IdMixin, Base):
     step_id: Mapped[str] = mapped_column(String(40))
     position: Mapped[int] = mapped_column()
     kind: Mapped[str] = mapped_column(String(40))
-    # succeeded | failed | skipped | stopped
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[StepStatus] = mapped_column(StatusColumn(StepStatus))
     attempts: Mapped[int] = mapped_column(default=1)
     output: Mapped[Any] = mapped_column(JSON, nullable=True)
     error_kind: Mapped[str | None] = mapped_column(String(40))

@@ -11,7 +11,7 @@ from botskis.core.auth import CurrentUser
 from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.runs import schemas, service
-from botskis.runs.models import Run
+from botskis.runs.models import Run, RunStatus
 
 router = APIRouter(tags=["runs"])
 hooks_router = APIRouter(tags=["webhooks"])
@@ -51,7 +51,7 @@ async def list_agent_runs(
     user: CurrentUser,
     session: SessionDep,
     page: PageDep,
-    run_status: Annotated[schemas.RunStatus | None, Query(alias="status")] = None,
+    run_status: Annotated[RunStatus | None, Query(alias="status")] = None,
 ) -> Page[schemas.Run]:
     runs, total = await service.list_runs(session, user.id, agent_id, page, status=run_status)
     return Page[schemas.Run](

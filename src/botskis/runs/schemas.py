@@ -3,13 +3,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_INPUT_BYTES = 256 * 1024
+from botskis.runs.models import RunStatus, StepStatus
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+MAX_INPUT_BYTES = 256 * 1024
 
 
 class RunCreate(BaseModel):
@@ -36,7 +36,7 @@ class RunStep(BaseModel):
     step_id: str
     position: int
     kind: str
-    status: str
+    status: StepStatus
     attempts: int
     output: Any
     error_kind: str | None

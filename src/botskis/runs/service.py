@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from botskis.agents.models import Agent
+from botskis.agents.models import Agent, AgentStatus
 from botskis.agents.service import get_owned_agent, hash_token
 from botskis.analytics.rollups import add_finished_runs, finished_run
 from botskis.billing.service import check_run_quota
@@ -33,7 +33,7 @@ from botskis.runs.errors import (
     WebhookNotFound,
     WebhookRateLimited,
 )
-from botskis.runs.models import Run, RunStep
+from botskis.runs.models import Run, RunStatus, RunStep
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -47,7 +47,7 @@ def workflow_snapshot(template_slug: str) -> dict[str, Any]:
 
 
 def run_update(
-    session: AsyncSession, run: Run, *, status: str | None = None, **fields: Any
+    session: AsyncSession, run: Run, *, status: RunStatus | None = None, **fields: Any
 ) -> None:
     emit(
         session,
@@ -78,7 +78,7 @@ async def enqueue_run(
         owner_id=agent.owner_id,
         template_slug=agent.template_slug,
         trigger=trigger,
-        status="queued",
+        status=RunStatus.QUEUED,
         input=input or {},
         workflow=workflow if workflow is not None else workflow_snapshot(agent.template_slug),
         idempotency_key=idempotency_key,
@@ -115,7 +115,7 @@ async def request_run(
                 return existing
             existing.idempotency_key = None
             await session.flush()
-    if agent.status == "paused":
+    if agent.status == AgentStatus.PAUSED:
         raise AgentPaused()
     await check_run_quota(session, owner_id)
     return await enqueue_run(
@@ -143,7 +143,7 @@ async def list_runs(
     agent_id: uuid.UUID,
     page: PageParams,
     *,
-    status: str | None = None,
+    status: RunStatus | None = None,
 ) -> tuple[list[Run], int]:
     agent = await get_owned_agent(session, owner_id, agent_id)
     query = select(Run).where(Run.agent_id == agent.id)
@@ -166,8 +166,8 @@ async def cancel_run(
     now = utcnow()
     result = await session.execute(
         update(Run)
-        .where(Run.id == run.id, Run.status.in_(("queued", "running")))
-        .values(status="cancelled", finished_at=now, worker_id=None, lease_expires_at=None)
+        .where(Run.id == run.id, Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+        .values(status=RunStatus.CANCELLED, finished_at=now, worker_id=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
     await session.refresh(run)
@@ -187,10 +187,10 @@ async def cancel_run(
 async def retry_run(session: AsyncSession, owner_id: uuid.UUID, run_id: uuid.UUID) -> Run:
     """A new run with the same input; the failed one stays as it was."""
     run = await get_owned_run(session, owner_id, run_id)
-    if run.status not in ("failed", "cancelled"):
+    if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
         raise RunNotRetryable(run.status)
     agent = await get_owned_agent(session, owner_id, run.agent_id)
-    if agent.status == "paused":
+    if agent.status == AgentStatus.PAUSED:
         raise AgentPaused()
     await check_run_quota(session, owner_id)
     return await enqueue_run(
@@ -221,7 +221,7 @@ async def accept_webhook(
         )
         if existing is not None:
             return existing
-    if agent.status == "paused":
+    if agent.status == AgentStatus.PAUSED:
         raise AgentPaused()
     await check_run_quota(session, agent.owner_id)
     since = utcnow() - timedelta(minutes=1)

@@ -12,8 +12,8 @@ from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
 from botskis.users import schemas, service
+from botskis.users.caller import Caller
 from botskis.users.models import User
-from botskis.users.token_cache import TokenCache
 
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["users"])
@@ -88,21 +88,13 @@ async def login_form(
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) -> Response:
-    await service.revoke_token(session, user, claims)
+    await service.revoke_token(session, user.id, claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/users/me", response_model=schemas.User)
-async def read_me(request: Request, user: CurrentUser) -> Response:
-    # Not a docstring: FastAPI would publish it as the operation's description.
-    # The body is rendered once per cached snapshot of the caller (and dropped with
-    # it), not validated and serialised on every call: every dashboard polls this.
-    cache: TokenCache = request.app.state.token_cache
-    return Response(cache.profile_json(user, _profile_json), media_type="application/json")
-
-
-def _profile_json(user: User) -> bytes:
-    return schemas.User.model_validate(user).model_dump_json().encode()
+async def read_me(user: CurrentUser) -> Caller:
+    return user
 
 
 @router.patch("/users/me", response_model=schemas.User)

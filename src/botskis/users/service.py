@@ -5,18 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.config import Settings
 from botskis.core.security import (
     BCRYPT_MAX_BYTES,
     AccessToken,
-    InvalidToken,
     PasswordHasher,
     TokenClaims,
     create_access_token,
-    decode_access_token,
 )
 from botskis.runs.locking import lock_running_runs
 from botskis.runs.models import Run
@@ -75,27 +73,8 @@ def issue_token(settings: Settings, user: User) -> AccessToken:
     )
 
 
-async def resolve_token(
-    session: AsyncSession, settings: Settings, token: str
-) -> tuple[User, TokenClaims]:
-    """The user a token speaks for, or InvalidToken: bad, expired, revoked, or user gone."""
-    claims = decode_access_token(settings.secret_key, token)
-    revoked = exists().where(RevokedToken.jti == claims.jti)
-    row = (
-        await session.execute(
-            select(User, revoked.label("revoked")).where(User.id == claims.subject)
-        )
-    ).first()
-    if row is None:
-        raise InvalidToken("unknown user")
-    user, is_revoked = row
-    if is_revoked or user.token_version != claims.version:
-        raise InvalidToken("revoked")
-    return user, claims
-
-
-async def revoke_token(session: AsyncSession, user: User, claims: TokenClaims) -> None:
-    session.add(RevokedToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
+async def revoke_token(session: AsyncSession, user_id: uuid.UUID, claims: TokenClaims) -> None:
+    session.add(RevokedToken(jti=claims.jti, user_id=user_id, expires_at=claims.expires_at))
     # Expired entries can never match a valid token again; prune them as we go.
     await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
 
@@ -121,8 +100,6 @@ async def change_password(
     current_password: str,
     new_password: str,
 ) -> None:
-    # The caller may hold a cached snapshot: check and bump the row as it is now.
-    await session.refresh(user)
     if not await hasher.verify(current_password, user.hashed_password):
         raise WrongPassword()
     user.hashed_password = await hasher.hash(new_password)
@@ -143,7 +120,3 @@ async def list_users(session: AsyncSession, *, limit: int, offset: int) -> tuple
         select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
     )
     return list(users), total
-
-
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)

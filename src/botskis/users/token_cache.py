@@ -4,9 +4,8 @@ Two things are cached:
 
 * verified tokens: the claims of a token string whose signature was checked once
   (bounded; expiry is still checked on every use);
-* per user, for at most AUTH_CACHE_SECONDS: the user row and the set of that
-  user's revoked token ids, and the rendered `GET /users/me` body, which lives
-  and dies with that entry.
+* per user, for at most AUTH_CACHE_SECONDS: a frozen snapshot of the user row
+  (`Caller`) and the set of that user's revoked token ids.
 
 Revocation stays correct because every committed change that affects a token —
 a User row updated or deleted (password change bumps `token_version`, deactivation,
@@ -27,7 +26,7 @@ import json
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +38,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from botskis.config import Settings
 from botskis.core.security import InvalidToken, TokenClaims, decode_access_token
 from botskis.database.connection import Database
+from botskis.users.caller import Caller
 from botskis.users.models import RevokedToken, User
 
 MAX_CACHED_TOKENS = 50_000
@@ -48,21 +48,11 @@ _caches: weakref.WeakSet[TokenCache] = weakref.WeakSet()
 _background: set[asyncio.Task[None]] = set()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class CachedUser:
-    """A user snapshot and what each request reads of it, copied out of the row once
-    (every column read goes through SQLAlchemy's instrumentation)."""
-
-    user: User
+    caller: Caller
     revoked: frozenset[str]
     loaded_at: float
-    id: uuid.UUID
-    id_text: str
-    token_version: int
-    is_active: bool
-    # GET /users/me's JSON body, made from `user` on first use: it lives and dies
-    # with this snapshot, so any change that reloads the user also drops it.
-    profile_body: bytes | None = None
 
 
 class TokenCache:
@@ -79,8 +69,8 @@ class TokenCache:
         self.listener: asyncio.Task[None] | None = None
         _caches.add(self)
 
-    async def resolve(self, token: str) -> tuple[CachedUser, TokenClaims]:
-        """A detached snapshot of the user a token speaks for, or InvalidToken."""
+    async def resolve(self, token: str) -> tuple[Caller, TokenClaims]:
+        """A snapshot of the user a token speaks for, or InvalidToken."""
         cached = self.tokens.get(token)
         if cached is None:
             claims = decode_access_token(self.secret_key, token)
@@ -95,9 +85,9 @@ class TokenCache:
         state = self.users.get(claims.subject)
         if state is None or time.monotonic() - state.loaded_at >= self.ttl:
             state = await self._load(claims.subject)
-        if claims.jti in state.revoked or state.token_version != claims.version:
+        if claims.jti in state.revoked or state.caller.token_version != claims.version:
             raise InvalidToken("revoked")
-        return state, claims
+        return state.caller, claims
 
     async def _load(self, user_id: uuid.UUID) -> CachedUser:
         epoch = self.epoch
@@ -110,29 +100,11 @@ class TokenCache:
                     RevokedToken.user_id == user_id, RevokedToken.expires_at > datetime.now(UTC)
                 )
             )
-            state = CachedUser(
-                user,
-                frozenset(revoked),
-                time.monotonic(),
-                user.id,
-                str(user.id),
-                user.token_version,
-                user.is_active,
-            )
+            state = CachedUser(Caller.of(user), frozenset(revoked), time.monotonic())
         # An invalidation that arrived while we read may describe a newer state.
         if self.ttl > 0 and epoch == self.epoch:
             self.users[user_id] = state
         return state
-
-    def profile_json(self, user: User, render: Callable[[User], bytes]) -> bytes:
-        """`render(user)`, kept with the cached snapshot it was made from (computed
-        afresh for a snapshot that is no longer, or never was, the cached one)."""
-        state = self.users.get(user.id)
-        if state is None or state.user is not user:
-            return render(user)
-        if state.profile_body is None:
-            state.profile_body = render(user)
-        return state.profile_body
 
     def invalidate(self, user_ids: Iterable[uuid.UUID]) -> None:
         self.epoch += 1

@@ -9,9 +9,9 @@ import pytest
 
 from botskis.execution.steps import StepFailure, StepResult, execute_step
 from botskis.execution.workflow import Step
+from tests.execution.steps.conftest import ContextFactory, Harness, step_settings
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.live_server import free_port
-from tests.runtime.steps.conftest import ContextFactory, Harness, step_settings
 
 
 async def call(harness: Harness, **params: Any) -> StepResult:

@@ -14,8 +14,8 @@ from botskis.execution.steps import (
     validate_step,
 )
 from botskis.execution.workflow import Step
+from tests.execution.steps.conftest import ContextFactory, step_settings
 from tests.fakes.vendor_server import FakeVendorServer
-from tests.runtime.steps.conftest import ContextFactory, step_settings
 
 
 def step(kind: str, params: dict[str, Any], **extra: Any) -> Step:

@@ -10,10 +10,10 @@ import pytest
 
 from botskis.execution.steps import StepFailure, StepResult, execute_step
 from botskis.execution.workflow import Step
+from tests.execution.steps.conftest import ContextFactory, Harness, step_settings
 from tests.fakes.threaded_http import Reply
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.live_server import free_port
-from tests.runtime.steps.conftest import ContextFactory, Harness, step_settings
 
 
 async def call(harness: Harness, **params: Any) -> StepResult:

@@ -20,6 +20,7 @@ import httpx
 
 from botskis.config import Settings
 from botskis.execution.errors import RunStopped, StepFailure
+from botskis.runs.models import StepStatus
 
 __all__ = [
     "CredentialLookup",
@@ -79,8 +80,8 @@ class StepResult:
     usage: dict[str, int] | None = field(default=None)
 
     @property
-    def status(self) -> str:
-        return "skipped" if self.skipped else "succeeded"
+    def status(self) -> StepStatus:
+        return StepStatus.SKIPPED if self.skipped else StepStatus.SUCCEEDED
 
 
 class StepKind(Protocol):

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from botskis import __version__
 from botskis.api import health, websocket
 from botskis.api.middleware import install_middleware
+from botskis.api.openapi import document_errors
 from botskis.api.router import include_api
 from botskis.config import Settings, get_settings
 from botskis.core import metrics
@@ -69,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_api(app)
     app.include_router(websocket.router)
     app.include_router(health.router)
+    document_errors(app)
     return app

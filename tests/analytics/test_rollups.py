@@ -25,6 +25,7 @@ from botskis.analytics.models import (
     AgentRollup,
     ErrorRollup,
 )
+from botskis.billing.models import MonthlyUsage
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
@@ -259,6 +260,12 @@ async def _history(
     await reclaim_expired(database, settings)
 
 
+async def _ledger(database: Database) -> list[tuple[Any, ...]]:
+    async with database.transaction() as session:
+        rows = await session.execute(sa.select(MonthlyUsage).order_by(MonthlyUsage.user_id))
+        return [(u.user_id, u.month, u.runs, u.tokens, u.cost_micros) for (u,) in rows]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_rollups_equal_the_raw_rows_through_every_finish_and_after_pruning(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings, seed: int
@@ -291,7 +298,9 @@ async def test_rollups_equal_the_raw_rows_through_every_finish_and_after_pruning
             .where(Run.id.in_(finished[::2]))
             .values(created_at=utcnow() - timedelta(days=settings.run_retention_days + 1))
         )
+    ledger = await _ledger(database)
     pruned = await prune_runs(database, settings.model_copy(update={"run_retention_per_agent": 4}))
+    assert await _ledger(database) == ledger
     assert pruned > 0
     async with database.transaction() as session:
         left = list(await session.scalars(sa.select(Run)))

@@ -8,13 +8,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from botskis.billing.errors import RunQuotaExceeded
-from botskis.billing.service import check_run_quota, month_bounds
+from botskis.billing.service import admit_run, month_bounds, month_of
 from botskis.database.base import utcnow
 from botskis.realtime.events import emit
 from botskis.realtime.models import LoggedEvent
-from botskis.runs.models import Run
 from botskis.users.models import User
 from tests.agents.factories import deploy
+from tests.billing.factories import runs_used, set_runs_used
 from tests.databases import on_postgres
 from tests.users.factories import Account, sign_up
 
@@ -24,29 +24,6 @@ async def set_plan(app: FastAPI, account: Account, plan: str) -> None:
         await session.execute(
             sa.update(User).where(User.id == uuid.UUID(account.id)).values(plan=plan)
         )
-
-
-async def add_runs(app: FastAPI, account: Account, agent_id: str, count: int, at: datetime) -> None:
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "agent_id": uuid.UUID(agent_id),
-            "owner_id": uuid.UUID(account.id),
-            "template_slug": "report-generator",
-            "trigger": "manual",
-            "status": "succeeded",
-            "input": {},
-            "workflow": {"steps": []},
-            "attempts": 1,
-            "auto_healed": False,
-            "queued_at": at,
-            "created_at": at,
-            "updated_at": at,
-        }
-        for _ in range(count)
-    ]
-    async with app.state.database.transaction() as session:
-        await session.execute(sa.insert(Run), rows)
 
 
 def test_month_bounds_cover_the_calendar_month_in_utc() -> None:
@@ -66,17 +43,20 @@ async def test_new_user_is_on_starter_with_its_limits(client: httpx.AsyncClient)
     assert body["agents_used"] == 0 and body["runs_this_month"] == 0
 
 
-async def test_usage_counts_agents_and_this_months_runs(
+async def test_usage_counts_agents_and_this_months_runs_from_the_ledger(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     account = await sign_up(client)
     other = await sign_up(client)
-    agent = await deploy(client, account)
-    other_agent = await deploy(client, other)
+    await deploy(client, account)
+    await deploy(client, other)
+    database = app.state.database
     now = utcnow()
-    await add_runs(app, account, agent["id"], 3, now)
-    await add_runs(app, account, agent["id"], 2, month_bounds(now)[0] - timedelta(seconds=1))
-    await add_runs(app, other, other_agent["id"], 4, now)
+    await set_runs_used(database, account.id, 3)
+    await set_runs_used(
+        database, account.id, 40, month_of(month_bounds(now)[0] - timedelta(days=1))
+    )
+    await set_runs_used(database, other.id, 4)
     body = (await client.get("/api/v1/users/me/usage", headers=account.headers)).json()
     assert body["agents_used"] == 1
     assert body["runs_this_month"] == 3
@@ -122,20 +102,28 @@ async def test_run_quota_stops_at_the_monthly_limit(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     account = await sign_up(client)
-    agent = await deploy(client, account)
     user_id = uuid.UUID(account.id)
-    await add_runs(app, account, agent["id"], 999, utcnow())
+    await set_runs_used(app.state.database, account.id, 999)
     async with app.state.database.transaction() as session:
-        await check_run_quota(session, user_id)
-    await add_runs(app, account, agent["id"], 1, utcnow())
+        assert await admit_run(session, user_id) == 1000
     async with app.state.database.transaction() as session:
         with pytest.raises(RunQuotaExceeded) as error:
-            await check_run_quota(session, user_id)
+            await admit_run(session, user_id)
     assert error.value.status == 403
     assert error.value.extra == {"plan": "starter", "limit": 1000}
+    assert await runs_used(app.state.database, account.id) == 1000
     await set_plan(app, account, "enterprise")
     async with app.state.database.transaction() as session:
-        await check_run_quota(session, user_id)
+        assert await admit_run(session, user_id) == 1001
+
+
+async def test_a_run_counted_without_enforcing_passes_the_limit(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    account = await sign_up(client)
+    await set_runs_used(app.state.database, account.id, 1000)
+    async with app.state.database.transaction() as session:
+        assert await admit_run(session, uuid.UUID(account.id), enforce=False) == 1001
 
 
 async def test_usage_needs_auth(client: httpx.AsyncClient) -> None:
@@ -198,7 +186,7 @@ async def test_a_held_quota_lock_does_not_block_events_for_that_user(
             emit(session, user_id, "notification", id="n1", level="info", title="t", message="m")
 
     async with database.transaction() as request:
-        await check_run_quota(request, user_id)
+        await admit_run(request, user_id)
         await asyncio.wait_for(worker_emits(), timeout=10)
         emit(request, user_id, "run_update", run_id="r1", status="queued")
 

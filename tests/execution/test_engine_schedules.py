@@ -18,6 +18,7 @@ from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.execution.scheduler import fire_due_schedules
 from botskis.runs.models import Run
+from tests.billing.factories import runs_used, set_runs_used
 from tests.conftest import make_settings
 from tests.runs.factories import create_agent, load_agent
 from tests.users.factories import sign_up
@@ -121,27 +122,9 @@ async def test_schedule_over_the_run_quota_consumes_the_slot_without_a_run(
     agent = await create_agent(
         database, account.id, trigger=HOURLY, next_run_at=utcnow() - timedelta(seconds=1)
     )
-    now = utcnow()
-    async with database.transaction() as session:
-        await session.execute(
-            sa.insert(Run),
-            [
-                {
-                    "agent_id": agent.id,
-                    "owner_id": agent.owner_id,
-                    "template_slug": agent.template_slug,
-                    "trigger": "manual",
-                    "status": "succeeded",
-                    "input": {},
-                    "workflow": {"steps": []},
-                    "created_at": now,
-                    "updated_at": now,
-                    "queued_at": now,
-                }
-                for _ in range(1000)
-            ],
-        )
+    await set_runs_used(database, account.id, 1000)
     assert await fire_due_schedules(database, settings) == 0
-    assert len(await _runs_of(database, agent)) == 1000
+    assert await _runs_of(database, agent) == []
+    assert await runs_used(database, account.id) == 1000
     fresh = await load_agent(database, agent.id)
     assert fresh.next_run_at is not None and fresh.next_run_at > utcnow()

@@ -24,7 +24,8 @@ from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.execution.engine import ClaimedRun, RunExecution
 from botskis.execution.outbound import create_client
-from botskis.queue.worker import RunWorker, claim_runs
+from botskis.queue.claims import claim_runs
+from botskis.queue.worker import RunWorker
 from botskis.queue.writer import RunWriter
 from botskis.realtime.models import LoggedEvent
 from botskis.runs.models import Run, RunStep, Worker

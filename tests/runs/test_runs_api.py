@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from botskis.agents.models import Agent
 from botskis.database.base import utcnow
 from botskis.runs.models import Run
+from tests.billing.factories import set_runs_used
 from tests.fakes.threaded_http import Reply
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.runs.factories import THREE_STEPS, create_agent, queue_run
@@ -206,27 +207,7 @@ async def test_monthly_run_quota_is_403_with_the_limit(
 ) -> None:
     account = await sign_up(client)
     agent = await _forwarding_agent(app, account, fake_vendor)
-    now = utcnow()
-    async with app.state.database.transaction() as session:
-        await session.execute(
-            sa.insert(Run),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "agent_id": agent.id,
-                    "owner_id": agent.owner_id,
-                    "template_slug": agent.template_slug,
-                    "trigger": "manual",
-                    "status": "succeeded",
-                    "input": {},
-                    "workflow": THREE_STEPS,
-                    "created_at": now,
-                    "updated_at": now,
-                    "queued_at": now,
-                }
-                for _ in range(1000)
-            ],
-        )
+    await set_runs_used(app.state.database, account.id, 1000)
     response = await client.post(f"/api/v1/agents/{agent.id}/run", headers=account.headers)
     assert response.status_code == 403, response.text
     assert "1000" in response.text.replace(",", "")

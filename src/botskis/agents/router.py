@@ -53,7 +53,12 @@ async def _one(
     return (await present_agents(request, session, [agent], webhook_token=token))[0]
 
 
-@router.post("/deploy", status_code=status.HTTP_201_CREATED, response_model=schemas.Agent)
+@router.post(
+    "/deploy",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Agent,
+    responses={404: {"description": "No such template"}},
+)
 async def deploy_agent(
     body: schemas.AgentDeploy, user: CurrentUser, session: SessionDep, request: Request
 ) -> schemas.Agent:

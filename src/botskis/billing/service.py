@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
 from botskis.billing.errors import AgentQuotaExceeded, RunQuotaExceeded, UserNotFound
+from botskis.billing.models import MonthlyUsage
 from botskis.billing.plans import plan_of
 from botskis.billing.schemas import Limits, Usage
 from botskis.database.base import utcnow
-from botskis.runs.models import Run
 from botskis.users.models import User
 
 
@@ -43,14 +44,27 @@ async def count_agents(session: AsyncSession, user_id: uuid.UUID) -> int:
     return await session.scalar(query) or 0
 
 
-async def count_runs_this_month(session: AsyncSession, user_id: uuid.UUID) -> int:
-    start, end = month_bounds(utcnow())
-    query = (
-        select(func.count())
-        .select_from(Run)
-        .where(Run.owner_id == user_id, Run.created_at >= start, Run.created_at < end)
+def month_of(now: datetime) -> date:
+    """The ledger's key for the month containing `now` (UTC): its first day."""
+    return month_bounds(now)[0].date()
+
+
+async def runs_this_month(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Runs started this month, from the ledger (never from the runs that remain)."""
+    query = select(MonthlyUsage.runs).where(
+        MonthlyUsage.user_id == user_id, MonthlyUsage.month == month_of(utcnow())
     )
     return await session.scalar(query) or 0
+
+
+async def _ensure_usage_row(session: AsyncSession, user_id: uuid.UUID, month: date) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(MonthlyUsage)
+        .values(user_id=user_id, month=month, runs=0, tokens=0, cost_micros=0)
+        .on_conflict_do_nothing(index_elements=[MonthlyUsage.user_id, MonthlyUsage.month])
+    )
 
 
 async def check_agent_quota(session: AsyncSession, user_id: uuid.UUID, *, adding: int = 1) -> None:
@@ -63,14 +77,33 @@ async def check_agent_quota(session: AsyncSession, user_id: uuid.UUID, *, adding
         raise AgentQuotaExceeded(plan.name, plan.max_agents)
 
 
-async def check_run_quota(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """May this user start another run? Raises RunQuotaExceeded when not."""
+async def admit_run(session: AsyncSession, user_id: uuid.UUID, *, enforce: bool = True) -> int:
+    """Count one run started by this user this month and return the new count.
+
+    The limit check and the increment are one conditional UPDATE (`... WHERE runs <
+    limit RETURNING runs`), atomic on SQLite and PostgreSQL alike; the user's quota
+    lock (taken first) also serialises it with plan changes. With `enforce` off the
+    run is counted without being refused (the platform's own healing probes).
+    Raises RunQuotaExceeded when the month's runs are used up."""
     user = await _locked_user(session, user_id)
     plan = plan_of(user.plan)
-    if plan.max_runs_per_month is None:
-        return
-    if await count_runs_this_month(session, user_id) >= plan.max_runs_per_month:
-        raise RunQuotaExceeded(plan.name, plan.max_runs_per_month)
+    month = month_of(utcnow())
+    await _ensure_usage_row(session, user_id, month)
+    statement = (
+        update(MonthlyUsage)
+        .where(MonthlyUsage.user_id == user_id, MonthlyUsage.month == month)
+        .values(runs=MonthlyUsage.runs + 1)
+        .returning(MonthlyUsage.runs)
+        .execution_options(synchronize_session=False)
+    )
+    limit = plan.max_runs_per_month if enforce else None
+    if limit is not None:
+        statement = statement.where(MonthlyUsage.runs < limit)
+    counted = await session.scalar(statement)
+    if counted is None:
+        assert limit is not None
+        raise RunQuotaExceeded(plan.name, limit)
+    return counted
 
 
 async def usage(session: AsyncSession, user_id: uuid.UUID, plan_name: str) -> Usage:
@@ -80,7 +113,7 @@ async def usage(session: AsyncSession, user_id: uuid.UUID, plan_name: str) -> Us
         plan=plan.name,
         limits=Limits(agents=plan.max_agents, runs_per_month=plan.max_runs_per_month),
         agents_used=await count_agents(session, user_id),
-        runs_this_month=await count_runs_this_month(session, user_id),
+        runs_this_month=await runs_this_month(session, user_id),
         period_start=start,
         period_end=end,
     )

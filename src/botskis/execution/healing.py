@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent, AgentStatus
 from botskis.agents.triggers import next_run_at
+from botskis.billing.service import admit_run
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
@@ -246,6 +247,9 @@ async def queue_due_probes(database: Database) -> int:
                 .order_by(Run.created_at.desc())
                 .limit(1)
             )
+            # Counted in the ledger, never refused: the probe is the platform's
+            # check on whether the agent recovered, and one per cool-down at most.
+            await admit_run(session, agent.owner_id, enforce=False)
             run = await enqueue_run(
                 session,
                 agent,

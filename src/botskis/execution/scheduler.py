@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from botskis.agents.models import Agent, AgentStatus
 from botskis.agents.triggers import next_run_at
-from botskis.billing.service import check_run_quota
+from botskis.billing.service import admit_run
 from botskis.config import Settings
 from botskis.core.errors import AppError
 from botskis.database.base import utcnow
@@ -62,7 +62,7 @@ async def fire_due_schedules(database: Database, settings: Settings) -> int:
                 )
                 if getattr(claimed, "rowcount", 0) != 1 or agent.trigger.get("type") != "schedule":
                     continue
-                await check_run_quota(session, agent.owner_id)
+                await admit_run(session, agent.owner_id)
                 await enqueue_run(
                     session, agent, trigger="schedule", input={"scheduled_for": slot.isoformat()}
                 )

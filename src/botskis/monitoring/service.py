@@ -16,7 +16,7 @@ from botskis.analytics.ranges import Span
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.monitoring import schemas
-from botskis.runs.models import AgentHealing, Run, RunStatus, Worker
+from botskis.runs.models import QUEUED, RUNNING, AgentHealing, Run, Worker
 
 MAX_GROUPS = 100
 
@@ -80,7 +80,7 @@ async def agent_health(session: AsyncSession, agent: Agent) -> schemas.AgentHeal
         await session.scalar(
             select(func.count())
             .select_from(Run)
-            .where(Run.agent_id == agent.id, Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+            .where(Run.agent_id == agent.id, Run.status.in_((QUEUED, RUNNING)))
         )
         or 0
     )
@@ -108,11 +108,11 @@ async def system_health(session: AsyncSession, settings: Settings) -> schemas.Sy
     now = utcnow()
     queue_depth, oldest = (
         await session.execute(
-            select(func.count(), func.min(Run.queued_at)).where(Run.status == RunStatus.QUEUED)
+            select(func.count(), func.min(Run.queued_at)).where(Run.status == QUEUED)
         )
     ).one()
     running = await session.scalar(
-        select(func.count()).select_from(Run).where(Run.status == RunStatus.RUNNING)
+        select(func.count()).select_from(Run).where(Run.status == RUNNING)
     )
     stale_after = timedelta(seconds=settings.worker_lease_seconds)
     workers = [

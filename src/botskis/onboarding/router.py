@@ -89,7 +89,12 @@ async def recommend(
     )
 
 
-@router.post("/complete", status_code=status.HTTP_201_CREATED, response_model=schemas.Completed)
+@router.post(
+    "/complete",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.Completed,
+    responses={404: {"description": "No such template"}},
+)
 async def complete(
     body: schemas.CompleteIn, user: CurrentUser, session: SessionDep, request: Request
 ) -> schemas.Completed:

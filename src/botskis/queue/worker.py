@@ -1,12 +1,10 @@
 """The executor: claims queued runs from the database and executes them.
 
-The queue is the `runs` table itself. A worker claims runs inside one short
-transaction that holds a claim lock (a PostgreSQL advisory lock; on SQLite the
-single writer lock), so the per-agent limit (`agents.max_concurrent_runs`) and
-the per-user cap (`USER_MAX_CONCURRENT_RUNS`) hold across every process.
-A claimed run carries a lease that the worker's heartbeat extends; when a
-worker dies its leases expire and any live worker puts those runs back in the
-queue, where they resume from their last checkpoint.
+The queue is the `runs` table itself; `queue.claims` moves queued runs to this
+worker within the per-agent and per-user limits. A claimed run carries a lease
+that the worker's heartbeat extends; when a worker dies its leases expire and
+any live worker puts those runs back in the queue, where they resume from
+their last checkpoint.
 
 Workers sleep until woken: a committed run wakes the workers of the same
 process directly and other processes through PostgreSQL `LISTEN/NOTIFY`; a
@@ -22,200 +20,27 @@ import socket
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from loguru import logger
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
 
-from botskis.agents.models import Agent
-from botskis.analytics.rollups import add_finished_runs, finished_run
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.execution import healing, scheduler
 from botskis.execution.engine import ClaimedRun, RunExecution
 from botskis.execution.outbound import create_client
-from botskis.monitoring.fingerprints import error_fingerprint
+from botskis.queue.claims import claim_runs, reclaim_expired
 from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 from botskis.queue.writer import RunWriter
-from botskis.runs.models import Run, RunStatus, RunStep, Worker
+from botskis.runs.models import Run, RunStatus, Worker
 from botskis.runs.retention import retention_loop
-from botskis.runs.service import elapsed_ms, run_update
 
-# Arbitrary constant naming the claim lock among PostgreSQL advisory locks.
-CLAIM_LOCK_KEY = 0x626F74736B6973
-CLAIM_SCAN = 500
-# A run whose worker died this many times is failed instead of retried forever.
-MAX_RUN_ATTEMPTS = 5
 STOP_GRACE_SECONDS = 2.0
 
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()[:60]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-async def _take_claim_lock(session: AsyncSession, worker_id: str | None) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK_KEY})
-    else:
-        # A write first makes SQLite take its writer lock now, not halfway through.
-        await session.execute(
-            update(Worker).where(Worker.id == (worker_id or "")).values(last_heartbeat=utcnow())
-        )
-
-
-async def claim_runs(
-    database: Database, settings: Settings, worker_id: str, limit: int
-) -> list[ClaimedRun]:
-    """Atomically move up to `limit` eligible queued runs to `running` for this
-    worker, loading with them what executing them needs."""
-    async with database.transaction() as session:
-        await _take_claim_lock(session, worker_id)
-        candidates = (
-            await session.execute(
-                select(Run.id, Run.agent_id, Run.owner_id, Agent.max_concurrent_runs)
-                .join(Agent, Agent.id == Run.agent_id)
-                .where(Run.status == RunStatus.QUEUED)
-                .order_by(Run.queued_at, Run.id)
-                .limit(CLAIM_SCAN)
-            )
-        ).all()
-        if not candidates:
-            return []
-        agent_ids = {c.agent_id for c in candidates}
-        owner_ids = {c.owner_id for c in candidates}
-        running_per_agent: dict[uuid.UUID, int] = {
-            agent_id: count
-            for agent_id, count in await session.execute(
-                select(Run.agent_id, func.count())
-                .where(Run.status == RunStatus.RUNNING, Run.agent_id.in_(agent_ids))
-                .group_by(Run.agent_id)
-            )
-        }
-        running_per_owner: dict[uuid.UUID, int] = {
-            owner_id: count
-            for owner_id, count in await session.execute(
-                select(Run.owner_id, func.count())
-                .where(Run.status == RunStatus.RUNNING, Run.owner_id.in_(owner_ids))
-                .group_by(Run.owner_id)
-            )
-        }
-        picked: list[Any] = []
-        for c in candidates:
-            if len(picked) >= limit:
-                break
-            if running_per_agent.get(c.agent_id, 0) >= max(1, c.max_concurrent_runs):
-                continue
-            if running_per_owner.get(c.owner_id, 0) >= settings.user_max_concurrent_runs:
-                continue
-            running_per_agent[c.agent_id] = running_per_agent.get(c.agent_id, 0) + 1
-            running_per_owner[c.owner_id] = running_per_owner.get(c.owner_id, 0) + 1
-            picked.append(c)
-        if not picked:
-            return []
-        now = utcnow()
-        ids = [c.id for c in picked]
-        runs = list(
-            await session.scalars(
-                update(Run)
-                .where(Run.id.in_(ids), Run.status == RunStatus.QUEUED)
-                .values(
-                    status=RunStatus.RUNNING,
-                    worker_id=worker_id,
-                    lease_expires_at=now + timedelta(seconds=settings.worker_lease_seconds),
-                    attempts=Run.attempts + 1,
-                    started_at=func.coalesce(Run.started_at, now),
-                )
-                .returning(Run)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        # In queue order: RETURNING promises none.
-        position = {run_id: index for index, run_id in enumerate(ids)}
-        runs.sort(key=lambda run: position[run.id])
-        agents = {
-            agent.id: agent
-            for agent in await session.scalars(
-                select(Agent).where(Agent.id.in_({run.agent_id for run in runs}))
-            )
-        }
-        # Only a run picked up before (a crash, a lost lease) can have checkpoints.
-        resumed = [run.id for run in runs if run.attempts > 1]
-        checkpoints: dict[uuid.UUID, dict[str, RunStep]] = {run_id: {} for run_id in ids}
-        if resumed:
-            for record in await session.scalars(select(RunStep).where(RunStep.run_id.in_(resumed))):
-                checkpoints[record.run_id][record.step_id] = record
-        for run in runs:
-            run_update(session, run)
-        # A run's agent exists: deleting an agent deletes its runs (ON DELETE CASCADE).
-        return [ClaimedRun(run, agents[run.agent_id], checkpoints[run.id]) for run in runs]
-
-
-async def reclaim_expired(database: Database, settings: Settings) -> int:
-    """Put runs whose worker stopped heartbeating back in the queue; fail those
-    past their timeout or that already killed too many workers."""
-    now = utcnow()
-    async with database.transaction() as session:
-        await _take_claim_lock(session, None)
-        expired = list(
-            await session.scalars(
-                select(Run)
-                .where(Run.status == RunStatus.RUNNING, Run.lease_expires_at < now)
-                .limit(500)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if not expired:
-            return 0
-        timeouts: dict[uuid.UUID, int] = {
-            agent_id: timeout
-            for agent_id, timeout in await session.execute(
-                select(Agent.id, Agent.timeout_seconds).where(
-                    Agent.id.in_({r.agent_id for r in expired})
-                )
-            )
-        }
-        failed: list[Run] = []
-        for run in expired:
-            timeout = timeouts.get(run.agent_id, 900)
-            started = run.started_at or now
-            past_timeout = now > started + timedelta(seconds=timeout)
-            if past_timeout or run.attempts >= MAX_RUN_ATTEMPTS:
-                kind = "timeout" if past_timeout else "crashed"
-                message = (
-                    f"the run exceeded the agent's timeout of {timeout} s"
-                    if past_timeout
-                    else f"the worker executing this run stopped {run.attempts} times"
-                )
-                run.status = RunStatus.FAILED
-                run.error_kind = kind
-                run.error_message = message
-                run.error_fingerprint = error_fingerprint(kind, message, None, run.template_slug)
-                run.finished_at = now
-                run.duration_ms = elapsed_ms(started, now)
-                run.worker_id = None
-                run.lease_expires_at = None
-                await session.flush()
-                run_update(session, run, error_kind=kind, error_message=message)
-                failed.append(run)
-            else:
-                logger.bind(run_id=str(run.id), worker_id=run.worker_id).warning(
-                    "lease expired; run returned to the queue"
-                )
-                run.status = RunStatus.QUEUED
-                run.worker_id = None
-                run.lease_expires_at = None
-                await session.flush()
-                run_update(session, run)
-        await healing.record_outcomes(session, settings, failed)
-        await add_finished_runs(
-            session,
-            [finished_run(run) for run in failed],
-            price_per_million_tokens=settings.llm_price_per_million_tokens,
-        )
-        await wake_workers_after_commit(session)
-        return len(expired)
 
 
 class RunWorker:

@@ -14,7 +14,7 @@ from botskis.agents.models import Agent, AgentStatus
 from botskis.analytics import service as analytics
 from botskis.analytics.ranges import Span
 from botskis.database.connection import Database
-from botskis.runs.models import Run, RunStatus
+from botskis.runs.models import QUEUED, RUNNING, Run, RunStatus
 
 
 async def dashboard_metrics(database: Database, user_id: uuid.UUID) -> dict[str, Any]:
@@ -29,7 +29,7 @@ async def dashboard_metrics(database: Database, user_id: uuid.UUID) -> dict[str,
         )
         unfinished = await session.execute(
             select(Run.status, func.count())
-            .where(Run.owner_id == user_id, Run.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+            .where(Run.owner_id == user_id, Run.status.in_((QUEUED, RUNNING)))
             .group_by(Run.status)
         )
         today = await analytics.totals(

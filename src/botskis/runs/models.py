@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, literal, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from botskis.database.base import Base, IdMixin, StatusColumn, TimestampMixin, utcnow
@@ -36,12 +36,15 @@ class StepStatus(StrEnum):
 
 FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 RUN_TRIGGERS = ("manual", "schedule", "webhook", "retry", "probe")
+# The statuses the partial indexes below cover, rendered into the SQL: a bound
+# value hides from SQLite (and from a generic PostgreSQL plan) that they apply.
+QUEUED = literal(RunStatus.QUEUED.value, literal_execute=True)
+RUNNING = literal(RunStatus.RUNNING.value, literal_execute=True)
 
 
 class Run(IdMixin, TimestampMixin, Base):
     __tablename__ = "runs"
     __table_args__ = (
-        Index("ix_runs_status_created_at", "status", "created_at"),
         Index("ix_runs_agent_id_created_at", "agent_id", "created_at"),
         Index("ix_runs_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_runs_worker_id_status", "worker_id", "status"),
@@ -66,6 +69,23 @@ class Run(IdMixin, TimestampMixin, Base):
             "status",
             postgresql_where=text("status IN ('queued', 'running')"),
             sqlite_where=text("status IN ('queued', 'running')"),
+        ),
+        # Partial indexes over the few queued and running runs, never the history:
+        # the claim's exact order, and the running counts its limits read
+        # (queue.claims). Queries must name the status as a literal to use them.
+        Index(
+            "ix_runs_queue",
+            "queued_at",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_runs_running",
+            "owner_id",
+            "agent_id",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
         ),
         UniqueConstraint("agent_id", "idempotency_key", name="uq_runs_agent_idempotency_key"),
         UniqueConstraint("agent_id", "event_id", name="uq_runs_agent_event_id"),

@@ -36,7 +36,7 @@ async def prune_batch(database: Database, *conditions: Any) -> int:
         ids = list(
             await session.scalars(
                 select(Run.id)
-                .where(Run.status.in_(FINISHED_STATUSES), *conditions)
+                .where(*conditions, Run.status.in_(FINISHED_STATUSES))
                 .order_by(Run.created_at)
                 .limit(PRUNE_BATCH)
                 .with_for_update(skip_locked=True)
@@ -75,9 +75,10 @@ async def _oldest_kept(database: Database, agent_id: uuid.UUID, keep: int) -> da
 
 
 async def prune_runs(database: Database, settings: Settings, *, now: datetime | None = None) -> int:
-    """One retention pass; returns how many runs it deleted."""
-    cutoff = (now or utcnow()) - timedelta(days=settings.run_retention_days)
-    pruned = await _prune_all(database, Run.created_at < cutoff)
+    """One retention pass, agent by agent (every query walks the index on
+    (agent_id, created_at)); returns how many runs it deleted."""
+    age_cutoff = (now or utcnow()) - timedelta(days=settings.run_retention_days)
+    pruned = 0
     after: uuid.UUID | None = None
     while True:
         async with database.transaction() as session:
@@ -86,11 +87,11 @@ async def prune_runs(database: Database, settings: Settings, *, now: datetime | 
                 page = page.where(Agent.id > after)
             agent_ids = list(await session.scalars(page))
         for agent_id in agent_ids:
+            cutoff = age_cutoff
             oldest_kept = await _oldest_kept(database, agent_id, settings.run_retention_per_agent)
             if oldest_kept is not None:
-                pruned += await _prune_all(
-                    database, Run.agent_id == agent_id, Run.created_at < oldest_kept
-                )
+                cutoff = max(cutoff, oldest_kept)
+            pruned += await _prune_all(database, Run.agent_id == agent_id, Run.created_at < cutoff)
         if len(agent_ids) < AGENT_PAGE:
             return pruned
         after = agent_ids[-1]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from botskis.agents.models import Agent, AgentStatus
 from botskis.agents.service import get_owned_agent, hash_token
 from botskis.analytics.rollups import add_finished_runs, finished_run
-from botskis.billing.service import check_run_quota
+from botskis.billing.service import admit_run
 from botskis.config import Settings
 from botskis.core.pagination import PageParams
 from botskis.database.base import utcnow
@@ -117,7 +117,7 @@ async def request_run(
             await session.flush()
     if agent.status == AgentStatus.PAUSED:
         raise AgentPaused()
-    await check_run_quota(session, owner_id)
+    await admit_run(session, owner_id)
     return await enqueue_run(
         session, agent, trigger="manual", input=input, idempotency_key=idempotency_key
     )
@@ -192,7 +192,7 @@ async def retry_run(session: AsyncSession, owner_id: uuid.UUID, run_id: uuid.UUI
     agent = await get_owned_agent(session, owner_id, run.agent_id)
     if agent.status == AgentStatus.PAUSED:
         raise AgentPaused()
-    await check_run_quota(session, owner_id)
+    await admit_run(session, owner_id)
     return await enqueue_run(
         session, agent, trigger="retry", input=dict(run.input), retry_of_id=run.id
     )
@@ -223,7 +223,7 @@ async def accept_webhook(
             return existing
     if agent.status == AgentStatus.PAUSED:
         raise AgentPaused()
-    await check_run_quota(session, agent.owner_id)
+    await admit_run(session, agent.owner_id)
     since = utcnow() - timedelta(minutes=1)
     recent = await session.scalar(
         select(func.count())

@@ -62,7 +62,11 @@ async def _login(
     return schemas.Token(access_token=token.token, expires_in=token.expires_in)
 
 
-@public_router.post("/auth/login", response_model=schemas.Token)
+@public_router.post(
+    "/auth/login",
+    response_model=schemas.Token,
+    responses={401: {"description": "Incorrect email or password"}},
+)
 async def login(
     request: Request,
     body: schemas.LoginRequest,
@@ -73,7 +77,11 @@ async def login(
     return await _login(request, session, hasher, settings, body.email, body.password)
 
 
-@public_router.post("/auth/token", response_model=schemas.Token)
+@public_router.post(
+    "/auth/token",
+    response_model=schemas.Token,
+    responses={401: {"description": "Incorrect email or password"}},
+)
 async def login_form(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=254)],

@@ -1,7 +1,7 @@
 """analytics rollups, retention indexes, minutes saved
 
-Revision ID: 0005_analytics
-Revises: 0004_realtime
+Revision ID: 0007_analytics
+Revises: 0006_usage_ledger
 Create Date: 2026-12-02 06:15:41.260407
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0005_analytics"
-down_revision: str | None = "0004_realtime"
+revision: str = "0007_analytics"
+down_revision: str | None = "0006_usage_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

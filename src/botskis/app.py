@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = get_catalog()
 
     install_error_handlers(app)
-    install_middleware(app, settings, app.state.rate_limiter)
+    install_middleware(app, settings, app.state.rate_limiter, app.state.token_cache)
     include_api(app)
     app.include_router(websocket.router)
     app.include_router(health.router)

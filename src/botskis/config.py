@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     ws_ping_interval: float = Field(default=20.0, gt=0, le=3600)
     ws_ping_timeout: float = Field(default=20.0, gt=0, le=3600)
     ws_send_queue: int = Field(default=256, ge=1, le=100_000)
+    # Live events written straight to the socket (api/websocket_fast_path.py).
+    ws_fast_path: bool = True
 
     access_token_expire_minutes: int = Field(default=7 * 24 * 60, ge=1, le=60 * 24 * 90)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)

@@ -70,6 +70,33 @@ async def test_wrong_field_types_are_422_naming_the_field(
     assert "email" in fields
 
 
+async def test_duplicate_keys_are_read_as_the_last_one_not_an_error(
+    client: httpx.AsyncClient,
+) -> None:
+    text = (
+        b'{"email": "first@example.com", "email": "dup-last@example.com", '
+        b'"password": "long enough pw", "full_name": "D", "full_name": "Dup"}'
+    )
+    response = await client.post(SIGNUP, content=text, headers=JSON)
+    assert response.status_code == 201, response.text
+    assert (response.json()["email"], response.json()["full_name"]) == (
+        "dup-last@example.com",
+        "Dup",
+    )
+
+
+async def test_a_huge_json_body_under_the_limit_is_a_422_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    huge = b'{"email": [' + b",".join([b"1"] * 400_000) + b"]}"
+    assert_problem(await client.post(SIGNUP, content=huge, headers=JSON), 422)
+
+
+async def test_a_huge_string_field_is_a_422(client: httpx.AsyncClient) -> None:
+    body = {"email": "a@example.com", "password": "long enough pw", "full_name": "x" * 900_000}
+    assert_problem(await client.post(SIGNUP, json=body), 422)
+
+
 async def test_deeply_nested_json_is_400(client: httpx.AsyncClient) -> None:
     depth = 50_000
     response = await client.post(SIGNUP, content=b"[" * depth + b"]" * depth, headers=JSON)

@@ -263,3 +263,27 @@ def test_two_worker_processes_share_one_limit(tmp_path: Path) -> None:
     # Refused before routing: no template, so no cardinality from junk paths.
     refused = 'botskis_http_requests_total{method="GET",route="<unmatched>",status="429"} 30.0'
     assert ok in scrape and refused in scrape, scrape
+
+
+async def test_authenticated_callers_are_outside_the_per_ip_limit(
+    limited: Callable[..., object],
+) -> None:
+    async with limited(rate_limit_default="3/minute") as client:  # type: ignore[attr-defined]
+        alice = await sign_up(client)  # two anonymous requests: signup and login
+        for _ in range(6):
+            polled = await client.get("/api/v1/users/me", headers=alice.headers)
+            assert polled.status_code == 200
+        # A made-up token buys no exemption: it is anonymous traffic.
+        bogus = {"Authorization": "Bearer not-a-token"}
+        assert (await client.get("/api/v1/marketplace/templates", headers=bogus)).status_code == 200
+        assert (await client.get("/api/v1/marketplace/templates", headers=bogus)).status_code == 429
+        assert (await client.get("/api/v1/marketplace/templates")).status_code == 429
+
+
+async def test_webhook_deliveries_are_outside_the_per_ip_limit(
+    limited: Callable[..., object],
+) -> None:
+    async with limited(rate_limit_default="2/minute") as client:  # type: ignore[attr-defined]
+        for _ in range(5):
+            delivered = await client.post("/api/v1/hooks/no-such-token", json={"a": 1})
+            assert delivered.status_code == 404

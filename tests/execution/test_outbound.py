@@ -86,6 +86,16 @@ def test_internet_addresses_are_public(address: str) -> None:
         "http://[fd00:ec2::254]/x",
         "http://localhost:{port}/x",
         "http://metadata.google.internal/computeMetadata/v1/",
+        # Other spellings of loopback that resolvers accept (inet_aton forms).
+        "http://2130706433:{port}/x",
+        "http://0x7f.0.0.1:{port}/x",
+        "http://0x7f000001:{port}/x",
+        "http://127.1:{port}/x",
+        "http://[::ffff:127.0.0.1]:{port}/x",
+        "http://[::ffff:7f00:1]:{port}/x",
+        # Userinfo that looks like a public host in front of a private one.
+        "http://example.com@127.0.0.1:{port}/x",
+        "http://user:pass@localhost:{port}/x",
     ],
 )
 async def test_private_destinations_are_refused(
@@ -94,6 +104,15 @@ async def test_private_destinations_are_refused(
     client = make_client()
     with pytest.raises(BlockedAddress, match="HTTP_ALLOWLIST"):
         await client.get(url.format(port=fake_vendor.port))
+    assert fake_vendor.requests == []
+
+
+async def test_octal_loopback_never_leaves_the_client(
+    make_client: ClientFactory, fake_vendor: FakeVendorServer
+) -> None:
+    # httpx refuses the octal form as an invalid URL before any lookup.
+    with pytest.raises((BlockedAddress, httpx.InvalidURL)):
+        await make_client().get(f"http://0177.0.0.1:{fake_vendor.port}/x")
     assert fake_vendor.requests == []
 
 

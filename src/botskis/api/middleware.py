@@ -3,11 +3,13 @@ task or body copy, unlike BaseHTTPMiddleware).
 
 Order, outermost first (`install_middleware` adds them in this order):
 
+0. ServerSendMiddleware      only with WS_FAST_PATH (api/websocket_fast_path.py)
 1. RequestIdMiddleware       request id and client IP in scope state; X-Request-ID on
                              every response; every log line of the request carries the id
 2. AccessLogMiddleware       one log line and the Prometheus metrics per request
 3. SecurityHeadersMiddleware nosniff, frame DENY, CSP, HSTS, ... on every response
-4. RateLimitMiddleware       RATE_LIMIT_DEFAULT per client IP; X-RateLimit-* headers
+4. RateLimitMiddleware       RATE_LIMIT_DEFAULT per client IP for anonymous traffic;
+                             X-RateLimit-* headers
 5. CORSMiddleware            (Starlette) only when CORS_ORIGINS is set
 6. BodyGuardMiddleware       MAX_BODY_BYTES (a route may declare `max_body_size=`),
                              NUL characters refused at the edge
@@ -33,27 +35,24 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from fastapi.security.utils import get_authorization_scheme_param
 from loguru import logger
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.middleware.body_limit import (
-    _BODY_LIMIT_RESPONDER_SCOPE_KEY,
-    MAX_BODY_SIZE_SCOPE_KEY,
-    RequestBodyLimitResponder,
-    _RequestBodyLimitResponseSent,
-    _RequestBodyTooLarge,
-)
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from botskis.api.websocket_fast_path import ServerSendMiddleware, fast_path_available
 from botskis.config import Settings
 from botskis.core import metrics
-from botskis.core.errors import PROBLEM_JSON, unexpected_error_response
+from botskis.core.auth import authenticate_request
+from botskis.core.errors import PROBLEM_JSON, AppError, unexpected_error_response
 from botskis.core.logging import request_id_var
 from botskis.core.ratelimit import ClientAddress, RateLimiter, RateLimitResult, record_result
+from botskis.users.token_cache import TokenCache
 
-REQUEST_ID_HEADER = b"x-request-id"
-WEBSOCKET_SEND_KEY = "websocket_send"
-_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Query parameters whose values never reach a log line.
 REDACTED_PARAMS = frozenset(
     {"token", "access_token", "refresh_token", "api_key", "apikey", "key", "password", "secret"}
@@ -63,6 +62,8 @@ METRIC_METHODS = frozenset(
 )
 # Paths outside the per-IP limit: probes and scrapers must never be throttled.
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# Webhook deliveries have their own per-agent limit (runs/router.py).
+WEBHOOK_PREFIX = "/api/v1/hooks/"
 
 
 def problem_body(scope: Scope, status: int, detail: str, **extra: Any) -> bytes:
@@ -95,15 +96,6 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
-def _has_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bool:
-    """`name` (lower case) among the headers; a loop, since `any` over a generator
-    costs a frame per header and these run on every response."""
-    for key, _ in headers:  # noqa: SIM110
-        if key.lower() == name:
-            return True
-    return False
-
-
 def loggable_url(scope: Scope) -> str:
     """The path with its query, secret-looking parameters redacted."""
     path: str = scope.get("path", "")
@@ -126,26 +118,16 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER:
-                if _SAFE_REQUEST_ID.match(value):
-                    request_id = value.decode()
-                break
-        if request_id is None:
-            request_id = os.urandom(16).hex()
+        offered = Headers(scope=scope).get("x-request-id", "")
+        request_id = offered if _SAFE_REQUEST_ID.match(offered) else os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["client_ip"] = self.client_address(scope)
-        if scope["type"] == "websocket":
-            # The server's own send, for the socket's data frames after the
-            # handshake (api/websocket.py): no layer below this one acts on them.
-            state[WEBSOCKET_SEND_KEY] = send
-        header = (REQUEST_ID_HEADER, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
+                message.setdefault("headers", [])
+                MutableHeaders(scope=message).append("x-request-id", request_id)
             await send(message)
 
         token = request_id_var.set(request_id)
@@ -188,8 +170,6 @@ class AccessLogMiddleware:
     def __init__(self, app: ASGIApp, templates: RouteTemplates) -> None:
         self.app = app
         self.templates = templates
-        # Labelled metric children, looked up once per (method, route, status).
-        self.series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -208,7 +188,7 @@ class AccessLogMiddleware:
 
         method = scope.get("method", "WS")
         # Any token is a valid HTTP method: unknown ones share one label, so a client
-        # cannot mint new metric series (or entries in `self.series`) at will.
+        # cannot mint new metric series at will.
         label = method if method in METRIC_METHODS else "OTHER"
         metrics.IN_FLIGHT.inc()
         try:
@@ -217,38 +197,18 @@ class AccessLogMiddleware:
             metrics.IN_FLIGHT.dec()
             duration = time.perf_counter() - start
             template = self.templates.of(scope)
-            series = self.series.get((label, template, status))
-            if series is None:
-                series = (
-                    metrics.REQUESTS.labels(label, template, str(status)),
-                    metrics.LATENCY.labels(label, template),
-                )
-                self.series[(label, template, status)] = series
-            series[0].inc()
-            series[1].observe(duration)
-            _log_request(scope, method, status, duration)
+            metrics.REQUESTS.labels(label, template, str(status)).inc()
+            metrics.LATENCY.labels(label, template).observe(duration)
+            logger.bind(
+                access=True,
+                method=method,
+                path=loggable_url(scope),
+                status=status,
+                duration_ms=round(duration * 1000, 2),
+                client_ip=scope.get("state", {}).get("client_ip"),
+            ).info("request")
 
 
-# Bound once: `bind` builds a new logger object, and this line is written per request.
-_access_logger = logger.bind(access=True)
-
-
-def _log_request(scope: Scope, method: str, status: int, duration: float) -> None:
-    # Its own small function: loguru records the caller's line number, and finding
-    # it walks the calling function's line table, which for a long one costs more
-    # than the rest of this call. Keyword arguments land in the record's `extra`
-    # like bound ones (the message has no braces for them to fill).
-    _access_logger.info(
-        "request",
-        method=method,
-        path=loggable_url(scope),
-        status=status,
-        duration_ms=round(duration * 1000, 2),
-        client_ip=scope.get("state", {}).get("client_ip"),
-    )
-
-
-NO_STORE = (b"cache-control", b"no-store")
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # /docs (Swagger UI) and /redoc load their assets from jsDelivr; inline scripts are
 # allowed by hash, computed from the page itself.
@@ -300,16 +260,15 @@ class SecurityHeadersMiddleware:
         if scope["path"] in self.docs_paths:
             await self._docs_page(scope, receive, send)
             return
-        authenticated = _has_header(scope["headers"], b"authorization")
+        authenticated = "authorization" in Headers(scope=scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                own = message.get("headers", ())
-                headers = [*own, *self.headers, self.api_csp]
-                # Only the response's own headers can carry a Cache-Control already.
-                if authenticated and not _has_header(own, b"cache-control"):
-                    headers.append(NO_STORE)
-                message["headers"] = headers
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                if authenticated and "cache-control" not in headers:
+                    headers.append("cache-control", "no-store")
+                message["headers"] = [*message["headers"], *self.headers, self.api_csp]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -345,20 +304,45 @@ class SecurityHeadersMiddleware:
 
 
 class RateLimitMiddleware:
-    """RATE_LIMIT_DEFAULT per client IP; X-RateLimit-* of the tightest limit that the
-    request met (this one or one a route enforced) on the response."""
+    """RATE_LIMIT_DEFAULT per client IP for anonymous traffic; X-RateLimit-* of the
+    tightest limit that the request met (this one or one a route enforced) on the
+    response. A valid bearer token's caller counts against RATE_LIMIT_USER instead
+    (core/auth.py), and webhook deliveries against their agent's own limit, so
+    neither is throttled by the address it shares with others."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, default_limit: str) -> None:
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, default_limit: str, token_cache: TokenCache
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.default_limit = default_limit
+        self.token_cache = token_cache
+
+    async def _exempt(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if path in UNLIMITED_PATHS:
+            return True
+        if scope["type"] != "http":
+            return False
+        if path.startswith(WEBHOOK_PREFIX):
+            return True
+        scheme, token = get_authorization_scheme_param(Headers(scope=scope).get("authorization"))
+        if scheme.lower() != "bearer" or not token:
+            return False
+        try:
+            await authenticate_request(scope["state"], self.token_cache, token)
+        except AppError:
+            return False
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in UNLIMITED_PATHS:
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         state = scope["state"]
-        result = await self.limiter.hit(self.default_limit, "ip", state["client_ip"])
+        result = None
+        if not await self._exempt(scope):
+            result = await self.limiter.hit(self.default_limit, "ip", state["client_ip"])
         if result is not None:
             record_result(state, result)
             if not result.allowed:
@@ -382,9 +366,11 @@ class RateLimitMiddleware:
             if message["type"] == "http.response.start":
                 tightest: RateLimitResult | None = state.get("rate_limit")
                 if tightest is not None:
-                    own = message.get("headers", ())
-                    if not _has_header(own, b"x-ratelimit-limit"):
-                        message["headers"] = [*own, *tightest.raw_headers()]
+                    message.setdefault("headers", [])
+                    headers = MutableHeaders(scope=message)
+                    if "x-ratelimit-limit" not in headers:
+                        for name, value in tightest.headers().items():
+                            headers.append(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
@@ -414,77 +400,50 @@ class NulCharacters(HTTPException):
         super().__init__(status_code=422, detail="NUL characters are not allowed in text")
 
 
-class _BodyGuard(RequestBodyLimitResponder):
-    """Starlette's body limiter (a route's `max_body_size=` adjusts the same counter),
-    answering in problem+json, plus a streaming NUL screen for JSON and form bodies."""
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; the error handlers make it a 413 problem."""
 
-    def __init__(self, app: ASGIApp, max_body_size: int, scope: Scope) -> None:
-        super().__init__(app, max_body_size)
-        content_type = b""
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value.lower()
-                break
-        self.nul_check: Callable[[bytes], bool] | None
-        if b"json" in content_type:
-            self.nul_check = _has_json_nul
-        elif content_type.startswith(b"application/x-www-form-urlencoded"):
-            self.nul_check = lambda data: _FORM_NUL in data
-        else:
-            self.nul_check = None
-        self.tail = b""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._scope, self._receive, self._send = scope, receive, send
-        self.content_length = _content_length(scope)
-        scope[MAX_BODY_SIZE_SCOPE_KEY] = self.max_body_size
-        scope[_BODY_LIMIT_RESPONDER_SCOPE_KEY] = self
-        try:
-            await self.app(scope, self.receive_with_guard, self.send_with_limit)
-        except _RequestBodyTooLarge:
-            if self.response_started:
-                raise
-            await self._too_large(scope, send)
-        except _RequestBodyLimitResponseSent:
-            pass
-        finally:
-            scope.pop(_BODY_LIMIT_RESPONDER_SCOPE_KEY, None)
-            scope.pop(MAX_BODY_SIZE_SCOPE_KEY, None)
-
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        await send_problem(scope, send, 413, f"The request body exceeds {self.max_body_size} bytes")
-
-    async def receive_with_guard(self) -> Message:
-        message = await self.receive_with_limit()
-        if self.nul_check is not None and message["type"] == "http.request":
-            window = self.tail + message.get("body", b"")
-            if self.nul_check(window):
-                raise NulCharacters()
-            self.tail = window[-64:]
-        return message
-
-    async def send_with_limit(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.response_started = True
-            if self.content_length is not None and self.content_length > self.max_body_size:
-                await self._too_large(self.scope, self.send)
-                raise _RequestBodyLimitResponseSent
-        await self.send(message)
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"The request body exceeds {limit} bytes")
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+def _nul_check(content_type: str) -> Callable[[bytes], bool] | None:
+    """How NUL shows in a body of this type, where we can see it while streaming."""
+    if "json" in content_type:
+        return _has_json_nul
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return lambda data: _FORM_NUL in data
     return None
 
 
+def problem_for_plain_413(scope: Scope, send: Send) -> Send:
+    """A route's own `max_body_size=` is enforced by Starlette's body limiter inside
+    the route, which answers a Content-Length over it in text/plain; this sends
+    the problem+json every other error gets instead."""
+    replaced = False
+
+    async def send_problem_instead(message: Message) -> None:
+        nonlocal replaced
+        if message["type"] == "http.response.start" and message["status"] == 413:
+            content_type = MutableHeaders(scope={"headers": message.get("headers", [])})
+            if content_type.get("content-type", "").startswith("text/plain"):
+                replaced = True
+                limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+                detail = f"The request body exceeds {limit} bytes" if limit else "Content Too Large"
+                await send_problem(scope, send, 413, detail)
+                return
+        if replaced and message["type"] == "http.response.body":
+            return
+        await send(message)
+
+    return send_problem_instead
+
+
 class BodyGuardMiddleware:
-    """MAX_BODY_BYTES for every HTTP request, checked as the body streams in (chunked
-    uploads included), and a Content-Length over it is refused before any read."""
+    """MAX_BODY_BYTES for every HTTP request, counted as the body streams in (chunked
+    uploads included); a Content-Length over it is refused before any read. A route
+    may declare a smaller `max_body_size=` (FastAPI applies it inside the route).
+    NUL characters in the path, query, or a JSON or form body are refused too."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -497,20 +456,37 @@ class BodyGuardMiddleware:
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
             await send_problem(scope, send, 422, "NUL characters are not allowed in text")
             return
-        if not _may_have_body(scope):
+        headers = Headers(scope=scope)
+        if "content-length" not in headers and "transfer-encoding" not in headers:
+            # HTTP/1.1 frames a body only with one of them (RFC 9112 section 6.3).
             await self.app(scope, receive, send)
             return
-        await _BodyGuard(self.app, self.max_body_bytes, scope)(scope, receive, send)
+        send = problem_for_plain_413(scope, send)
+        limit = self.max_body_bytes
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            await send_problem(scope, send, 413, f"The request body exceeds {limit} bytes")
+            return
+        nul_check = _nul_check(headers.get("content-type", "").lower())
+        received = 0
+        tail = b""
 
+        async def guarded_receive() -> Message:
+            nonlocal received, tail
+            message = await receive()
+            if message["type"] == "http.request":
+                body: bytes = message.get("body", b"")
+                received += len(body)
+                if received > limit:
+                    raise BodyTooLarge(limit)
+                if nul_check is not None:
+                    window = tail + body
+                    if nul_check(window):
+                        raise NulCharacters()
+                    tail = window[-64:]
+            return message
 
-def _may_have_body(scope: Scope) -> bool:
-    """HTTP/1.1 frames a request body only with Content-Length or Transfer-Encoding
-    (RFC 9112 section 6.3): without either, the server reads no body at all, and
-    there is nothing to count or screen (most GETs take this path)."""
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-            return True
-    return False
+        await self.app(scope, guarded_receive, send)
 
 
 class UnexpectedErrorMiddleware:
@@ -535,8 +511,6 @@ class UnexpectedErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
-        except (_RequestBodyTooLarge, _RequestBodyLimitResponseSent):
-            raise
         except Exception as exc:
             if started:
                 raise
@@ -544,15 +518,27 @@ class UnexpectedErrorMiddleware:
             await response(scope, receive, send)
 
 
-def install_middleware(app: FastAPI, settings: Settings, limiter: RateLimiter) -> None:
+def install_middleware(
+    app: FastAPI, settings: Settings, limiter: RateLimiter, token_cache: TokenCache
+) -> None:
     """Add the edge in the order of this module's docstring (add_middleware prepends,
     so the list is walked innermost first)."""
     docs_paths = [p for p in (app.docs_url, app.redoc_url) if p]
-    stack: list[tuple[Any, dict[str, Any]]] = [
+    stack: list[tuple[Any, dict[str, Any]]] = []
+    if fast_path_available(settings.ws_fast_path):
+        stack.append((ServerSendMiddleware, {}))
+    stack += [
         (RequestIdMiddleware, {"client_address": limiter.client_address}),
         (AccessLogMiddleware, {"templates": RouteTemplates(app)}),
         (SecurityHeadersMiddleware, {"settings": settings, "docs_paths": docs_paths}),
-        (RateLimitMiddleware, {"limiter": limiter, "default_limit": settings.rate_limit_default}),
+        (
+            RateLimitMiddleware,
+            {
+                "limiter": limiter,
+                "default_limit": settings.rate_limit_default,
+                "token_cache": token_cache,
+            },
+        ),
     ]
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins

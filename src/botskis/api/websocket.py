@@ -17,17 +17,14 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 from loguru import logger
 from sqlalchemy import select
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import State
 
 from botskis.agents.models import Agent
-from botskis.api.middleware import WEBSOCKET_SEND_KEY
+from botskis.api.websocket_fast_path import frame_writer, server_send
 from botskis.core.auth import authenticate_token
 from botskis.core.errors import AppError
 from botskis.database.connection import Database
 from botskis.realtime.hub import (
     Connection,
-    FrameWriter,
     Hub,
     TooManyConnections,
     control_message,
@@ -69,11 +66,9 @@ async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | 
 
 
 async def _send_loop(websocket: WebSocket, conn: Connection) -> None:
-    # Data frames go straight to the server's send: each layer between (Starlette's
-    # state checks, the exception and logging wrappers) only passes them through,
-    # and at 20,000 messages/s those layers were a fifth of the server's CPU.
-    # Accept and close still go through `websocket`, so every layer sees those.
-    send = websocket.scope["state"].get(WEBSOCKET_SEND_KEY, websocket.send)
+    # With the fast path, data frames go straight to the server's send (see
+    # api/websocket_fast_path.py); accept and close always pass every layer.
+    send = server_send(websocket.scope) or websocket.send
     try:
         while True:
             text, replay = await conn.queue.get()
@@ -88,35 +83,6 @@ async def _send_loop(websocket: WebSocket, conn: Connection) -> None:
         raise
     except Exception:  # the peer went away mid-send; the receive loop notices too
         return
-
-
-def _frame_writer(send: Any) -> FrameWriter | None:
-    """A synchronous writer of whole frames for this socket, or None.
-
-    Only for uvicorn's websockets-sansio protocol (what `botskis serve` runs), whose
-    ASGI send is a method of the connection's protocol object: data frames there are
-    whole frames written to the transport, so writing the same bytes directly keeps
-    the byte stream intact. It says no (the message is queued and sent the ordinary
-    way) once the connection is not open any more, a close was sent, or the
-    transport asked the protocol to pause writing; with an extension active (none
-    is offered: per-message deflate is off) there is no writer at all."""
-    protocol = getattr(send, "__self__", None)
-    if not isinstance(protocol, WebSocketsSansIOProtocol) or protocol.conn.extensions:
-        return None  # extensions (compression) are negotiated once, at the handshake
-    transport, writable, conn = protocol.transport, protocol.writable, protocol.conn
-
-    def write(frame: bytes) -> bool:
-        if (
-            protocol.close_sent
-            or not writable.is_set()
-            or conn.state is not State.OPEN
-            or transport.is_closing()
-        ):
-            return False
-        transport.write(frame)
-        return True
-
-    return write
 
 
 def _error(hub: Hub, conn: Connection, detail: str) -> None:
@@ -255,7 +221,8 @@ async def _serve_socket(websocket: WebSocket, hub: Hub, authenticated: uuid.UUID
     except TooManyConnections:
         await _refuse_too_many(websocket, authenticated)
         return
-    conn.write_now = _frame_writer(websocket.scope["state"].get(WEBSOCKET_SEND_KEY))
+    direct = server_send(websocket.scope)
+    conn.write_now = frame_writer(direct) if direct is not None else None
     sender = asyncio.create_task(_send_loop(websocket, conn))
     conn.on_close = sender.cancel
     try:

@@ -6,8 +6,9 @@ other source of the same token."""
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -15,7 +16,7 @@ from loguru import logger
 from sqlalchemy import select
 
 from botskis.api.dependencies import SessionDep, SettingsDep
-from botskis.core.errors import Unauthorized
+from botskis.core.errors import AppError, Unauthorized
 from botskis.core.ratelimit import enforce
 from botskis.core.security import InvalidToken, TokenClaims
 from botskis.users.caller import Caller
@@ -24,6 +25,8 @@ from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+# Where a request keeps the outcome of its token check (scope state).
+AUTHENTICATION_KEY = "authentication"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,25 @@ async def authenticate_token(cache: TokenCache, token: str) -> Authenticated:
     return Authenticated(caller, claims)
 
 
+async def authenticate_request(
+    state: MutableMapping[str, Any], cache: TokenCache, token: str
+) -> Authenticated:
+    """`authenticate_token`, once per request: the rate-limit edge asks first (an
+    authenticated caller is outside the per-IP limit), the route's dependency
+    reuses the answer, and a bad token is logged once."""
+    outcome = state.get(AUTHENTICATION_KEY)
+    if outcome is None:
+        try:
+            outcome = await authenticate_token(cache, token)
+        except AppError as exc:
+            outcome = exc
+        state[AUTHENTICATION_KEY] = outcome
+    if isinstance(outcome, AppError):
+        raise outcome
+    assert isinstance(outcome, Authenticated)
+    return outcome
+
+
 async def current_authentication(
     request: Request,
     settings: SettingsDep,
@@ -54,7 +76,8 @@ async def current_authentication(
     if not token:
         raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
     cache: TokenCache = request.app.state.token_cache
-    authenticated = await authenticate_token(cache, token)
+    state = request.scope.setdefault("state", {})
+    authenticated = await authenticate_request(state, cache, token)
     await enforce(request, settings.rate_limit_user, "user", str(authenticated.caller.id))
     return authenticated
 

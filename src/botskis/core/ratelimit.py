@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from loguru import logger
+from redis.asyncio import ConnectionPool
+from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from botskis.config import Settings
@@ -33,7 +35,6 @@ from botskis.core.errors import AppError
 
 REDIS_TIMEOUT_SECONDS = 2.0
 REDIS_RETRY_SECONDS = 1.0
-MAX_REMEMBERED_WINDOWS = 100_000
 
 ClientAddress = Callable[[Scope], str]
 
@@ -43,9 +44,7 @@ def parse_limit(text: str) -> RateLimitItem:
     return parse(text)
 
 
-# Not frozen: a frozen dataclass sets each field through object.__setattr__, which
-# makes every request's two results several times dearer to build.
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RateLimitResult:
     allowed: bool
     limit: int
@@ -69,12 +68,6 @@ class RateLimitResult:
         if rejected:
             headers["Retry-After"] = str(self.retry_after)
         return headers
-
-
-class _Counter(NamedTuple):
-    storage_key: str
-    amount: int
-    expiry: int
 
 
 class RateLimited(AppError):
@@ -102,35 +95,35 @@ class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         self.prefix = settings.rate_limit_prefix
         self.storage: Storage
+        # Our own pool, handed to limits, so that closing it is ours too.
+        self.redis_pool: ConnectionPool | None = None
         if settings.redis_url:
+            self.redis_pool = ConnectionPool.from_url(
+                settings.redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+            # limits documents `connection_pool`; its annotation covers scalars only.
+            options: dict[str, Any] = {"connection_pool": self.redis_pool}
             self.storage = RedisStorage(
                 "async+" + settings.redis_url,
                 implementation="redispy",
                 key_prefix=self.prefix,
                 wrap_exceptions=True,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                **options,
             )
         else:
             self.storage = MemoryStorage()
         self.trusted = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.down_since: float | None = None
         self.retry_at = 0.0
-        # When each counter's window ends, so a hit costs one storage call, not two.
-        self.window_ends: dict[str, float] = {}
-        # Storage key, amount and window length per (limit, key), worked out once.
-        self.counters: dict[tuple[str | RateLimitItem, tuple[str, ...]], _Counter] = {}
 
     def client_address(self, scope: Scope) -> str:
         client = scope.get("client")
         peer = client[0] if client else "unknown"
         if not self.trusted or not self._is_trusted(peer):
             return peer
-        forwarded = [
-            value.decode("latin-1")
-            for name, value in scope["headers"]
-            if name == b"x-forwarded-for"
-        ]
+        forwarded = Headers(scope=scope).getlist("x-forwarded-for")
         hops = [h.strip() for h in ",".join(forwarded).split(",") if h.strip()]
         # Walk from the nearest hop: the first one we do not trust is the client.
         for hop in reversed(hops):
@@ -150,22 +143,11 @@ class RateLimiter:
         now = time.monotonic()
         if self.down_since is not None and now < self.retry_at:
             return None
-        # Keyed by the limit as given (usually its text, which hashes in C; a parsed
-        # item hashes and compares in Python).
-        counter = self.counters.get((limit, key))
-        if counter is None:
-            item = parse_limit(limit) if isinstance(limit, str) else limit
-            counter = _Counter(item.key_for(self.prefix, *key), item.amount, item.get_expiry())
-            if len(self.counters) >= MAX_REMEMBERED_WINDOWS:
-                self.counters.clear()
-            self.counters[(limit, key)] = counter
-        storage_key, amount, expiry = counter
+        item = parse_limit(limit) if isinstance(limit, str) else limit
+        storage_key = item.key_for(self.prefix, *key)
         try:
-            count = await self.storage.incr(storage_key, expiry)
-            reset_at = self._known_window_end(storage_key, count, expiry)
-            if reset_at is None:
-                reset_at = await self.storage.get_expiry(storage_key)
-                self._remember_window_end(storage_key, reset_at)
+            count = await self.storage.incr(storage_key, item.get_expiry())
+            reset_at = await self.storage.get_expiry(storage_key)
         except Exception as exc:
             if self.down_since is None:
                 self.down_since = now
@@ -179,29 +161,8 @@ class RateLimiter:
                 "rate limit storage reachable again; limits are back"
             )
             self.down_since = None
+        amount = item.amount
         return RateLimitResult(count <= amount, amount, max(0, amount - count), reset_at)
-
-    def _known_window_end(self, storage_key: str, count: int, expiry: int) -> float | None:
-        """A fixed window's end never moves, and a new window for the key starts only
-        after it: the end read once stays right until it has passed (also when
-        another process started the window). None: ask the storage."""
-        now = time.time()
-        if count == 1:
-            reset_at = now + expiry
-            self._remember_window_end(storage_key, reset_at)
-            return reset_at
-        cached = self.window_ends.get(storage_key)
-        if cached is not None and cached > now:
-            return cached
-        return None
-
-    def _remember_window_end(self, storage_key: str, reset_at: float) -> None:
-        if len(self.window_ends) >= MAX_REMEMBERED_WINDOWS:
-            now = time.time()
-            self.window_ends = {k: end for k, end in self.window_ends.items() if end > now}
-            if len(self.window_ends) >= MAX_REMEMBERED_WINDOWS:
-                self.window_ends.clear()
-        self.window_ends[storage_key] = reset_at
 
     def rejected(self, name: str, key: str, result: RateLimitResult) -> None:
         metrics.RATE_LIMITED.labels(name).inc()
@@ -221,9 +182,8 @@ class RateLimiter:
             raise RateLimited(result)
 
     async def close(self) -> None:
-        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
-        if client is not None:
-            await client.aclose()
+        if self.redis_pool is not None:
+            await self.redis_pool.aclose()
 
 
 async def enforce(request: Request, limit: str | RateLimitItem, name: str, *key: str) -> None:

@@ -46,6 +46,8 @@ class Run(IdMixin, TimestampMixin, Base):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_agent_id_created_at", "agent_id", "created_at"),
+        # An agent's runs of one status, newest first (GET /agents/{id}/runs?status=).
+        Index("ix_runs_agent_id_status_created_at", "agent_id", "status", "created_at"),
         Index("ix_runs_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_runs_worker_id_status", "worker_id", "status"),
         # Pruning a run sets its retries' retry_of_id to NULL: found by index.

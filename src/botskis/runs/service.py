@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent, AgentStatus
@@ -35,6 +35,8 @@ from botskis.runs.errors import (
 )
 from botskis.runs.models import Run, RunStatus, RunStep
 
+# A run list's `total` stops counting here (the page itself is never cut).
+RUNS_TOTAL_CAP = 10_000
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
@@ -145,13 +147,17 @@ async def list_runs(
     *,
     status: RunStatus | None = None,
 ) -> tuple[list[Run], int]:
+    """A page of the agent's runs, newest first, and how many there are, counted
+    up to `RUNS_TOTAL_CAP`: the count walks an index, and stopping there keeps
+    a page as cheap with 100,000 runs of history as with 10."""
     agent = await get_owned_agent(session, owner_id, agent_id)
     query = select(Run).where(Run.agent_id == agent.id)
     if status is not None:
         query = query.where(Run.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    counted = query.with_only_columns(literal_column("1")).limit(RUNS_TOTAL_CAP).subquery()
+    total = await session.scalar(select(func.count()).select_from(counted)) or 0
     rows = await session.scalars(
-        query.order_by(Run.created_at.desc(), Run.id).limit(page.limit).offset(page.offset)
+        query.order_by(Run.created_at.desc(), Run.id.desc()).limit(page.limit).offset(page.offset)
     )
     return list(rows), total
 

@@ -37,11 +37,14 @@ async def create_user(
     is_superuser: bool = False,
 ) -> User:
     email = email.strip().lower()
+    # Hashed before any query: the session takes a connection at its first query
+    # and keeps it to the end, and bcrypt must not hold a pooled connection.
+    hashed_password = await hasher.hash(password)
     if await get_by_email(session, email) is not None:
         raise EmailTaken()
     user = User(
         email=email,
-        hashed_password=await hasher.hash(password),
+        hashed_password=hashed_password,
         full_name=full_name,
         company=company,
         is_superuser=is_superuser,
@@ -51,11 +54,9 @@ async def create_user(
     return user
 
 
-async def authenticate(
-    session: AsyncSession, hasher: PasswordHasher, *, email: str, password: str
-) -> User:
-    """The same 401 and the same bcrypt cost whether the email exists or not."""
-    user = await get_by_email(session, email)
+async def verify_credentials(hasher: PasswordHasher, user: User | None, password: str) -> User:
+    """The same 401 and the same bcrypt cost whether the email exists (`user`,
+    read by the caller beforehand) or not."""
     if len(password.encode()) > BCRYPT_MAX_BYTES:
         await hasher.verify(password.encode()[:BCRYPT_MAX_BYTES].decode(errors="ignore"), None)
         raise InvalidCredentials()

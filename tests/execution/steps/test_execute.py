@@ -294,6 +294,26 @@ async def test_data_keys_win_over_dict_methods(make_context: ContextFactory) -> 
     assert methods.output == "default"
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ ''.__class__.__base__.__subclasses__() }}",
+        "{{ self._TemplateReference__context }}",
+        "{{ lipsum.__globals__['os'] }}",
+        "{{ input.x.format.__self__.__class__ }}",
+        "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+    ],
+)
+async def test_template_injection_payloads_fail_the_step(
+    make_context: ContextFactory, template: str
+) -> None:
+    harness = make_context(variables={"input": {"x": "s"}})
+    with pytest.raises(StepFailure) as failure:
+        await execute_step(step("transform", {"values": template}), harness.ctx)
+    assert failure.value.kind == "render"
+
+
 async def test_the_sandbox_still_refuses_internals(make_context: ContextFactory) -> None:
     harness = make_context(variables={"input": {"x": "s"}})
     with pytest.raises(StepFailure) as failure:

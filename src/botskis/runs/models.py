@@ -57,14 +57,8 @@ class Run(IdMixin, TimestampMixin, Base):
             postgresql_where=text("retry_of_id IS NOT NULL"),
             sqlite_where=text("retry_of_id IS NOT NULL"),
         ),
-        # Runs not yet in the rollups (health and dashboard metrics count them live).
-        Index(
-            "ix_runs_agent_id_unfinished",
-            "agent_id",
-            "status",
-            postgresql_where=text("status IN ('queued', 'running')"),
-            sqlite_where=text("status IN ('queued', 'running')"),
-        ),
+        # An account's runs not yet in the rollups (the dashboard metrics count
+        # them live; an agent's use ix_runs_agent_id_status_created_at).
         Index(
             "ix_runs_owner_id_unfinished",
             "owner_id",

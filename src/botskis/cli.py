@@ -1,4 +1,4 @@
-"""`botskis` command line: serve, worker, migrate, create-user, rotate-credentials."""
+"""`botskis` command line: serve, worker, migrate, create-user, rotate-credentials, openapi."""
 
 from __future__ import annotations
 
@@ -83,6 +83,26 @@ def worker(concurrency: int | None) -> None:
         asyncio.run(run_worker_process(settings))
     else:
         uvloop.run(run_worker_process(settings))
+
+
+@main.command()
+@click.option(
+    "--output", type=click.Path(dir_okay=False), default=None, help="File (default: stdout)."
+)
+def openapi(output: str | None) -> None:
+    """Print the OpenAPI document the server serves at /openapi.json (for the web
+    dashboard's generated client)."""
+    import json
+
+    from botskis.app import create_app
+
+    document = create_app(_load_settings()).openapi()
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(text)
 
 
 @main.command()

@@ -31,6 +31,7 @@ HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
     re.I,
 )
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 
 
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    web_dist_dir: str | None = None
+    session_cookie_secure: bool | None = None
+    browser_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_default: str = "120/minute"
@@ -120,6 +124,16 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     smtp_starttls: bool = True
 
+    # Billing: without a secret key the billing endpoints answer 503 and plans stay
+    # superuser-managed.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_price_professional: str | None = None
+    stripe_price_enterprise: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    billing_grace_days: int = Field(default=7, ge=0, le=90)
+    billing_return_url: str = "http://localhost:8000/"
+
     credentials_key: str | None = None
     credentials_old_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -127,6 +141,18 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("browser_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        """Each entry is an origin as a browser sends it: scheme://host[:port]."""
+        entries = _split_csv(value)
+        if isinstance(entries, list):
+            for entry in entries:
+                if not ORIGIN.fullmatch(str(entry)):
+                    raise ValueError(f"{entry!r} is not an origin like https://app.example.com")
+            return [str(entry).lower() for entry in entries]
+        return entries
 
     @field_validator("http_allowlist", mode="before")
     @classmethod
@@ -201,6 +227,13 @@ class Settings(BaseSettings):
     def hsts(self) -> bool:
         """HSTS is on in production unless HSTS_ENABLED says otherwise."""
         return self.environment == "production" if self.hsts_enabled is None else self.hsts_enabled
+
+    def secure_cookies(self, scheme: str) -> bool:
+        """Cookies are Secure over https, in production (served behind TLS, like HSTS
+        says) and whenever SESSION_COOKIE_SECURE=true."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return scheme in ("https", "wss") or self.environment == "production"
 
     @property
     def is_sqlite(self) -> bool:

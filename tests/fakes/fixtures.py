@@ -12,6 +12,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.smtp_server import FakeSmtpServer
+from tests.fakes.stripe_server import FakeStripeServer
 from tests.fakes.vendor_server import FakeVendorServer
 
 
@@ -49,3 +50,15 @@ def fake_vendor(_fake_vendor_server: FakeVendorServer) -> FakeVendorServer:
 def fake_smtp(_fake_smtp_server: FakeSmtpServer) -> FakeSmtpServer:
     _fake_smtp_server.reset()
     return _fake_smtp_server
+
+
+@pytest.fixture(scope="session")
+def _fake_stripe_server() -> Iterator[FakeStripeServer]:
+    with FakeStripeServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_stripe(_fake_stripe_server: FakeStripeServer) -> FakeStripeServer:
+    _fake_stripe_server.reset()
+    return _fake_stripe_server

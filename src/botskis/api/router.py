@@ -19,7 +19,12 @@ from botskis.runs import router as runs
 from botskis.users import router as users
 
 API_PREFIX = "/api/v1"
-PUBLIC: list[APIRouter] = [users.public_router, runs.hooks_router, marketplace.router]
+PUBLIC: list[APIRouter] = [
+    users.public_router,
+    runs.hooks_router,
+    billing.webhook_router,
+    marketplace.router,
+]
 PRIVATE: list[APIRouter] = [
     users.router,
     credentials.router,

@@ -26,7 +26,7 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, start.replace(month=start.month + 1)
 
 
-async def _locked_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+async def lock_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     # Row lock on PostgreSQL: concurrent deploys/runs of one user count one after another.
     # FOR NO KEY UPDATE, not FOR UPDATE: rows referencing the user (runs, the replay
     # log) take KEY SHARE on it, and a full FOR UPDATE would make a worker's event
@@ -69,7 +69,7 @@ async def _ensure_usage_row(session: AsyncSession, user_id: uuid.UUID, month: da
 
 async def check_agent_quota(session: AsyncSession, user_id: uuid.UUID, *, adding: int = 1) -> None:
     """Raise AgentQuotaExceeded unless the user may own `adding` more agents."""
-    user = await _locked_user(session, user_id)
+    user = await lock_user(session, user_id)
     plan = plan_of(user.plan)
     if plan.max_agents is None:
         return
@@ -85,7 +85,7 @@ async def admit_run(session: AsyncSession, user_id: uuid.UUID, *, enforce: bool 
     lock (taken first) also serialises it with plan changes. With `enforce` off the
     run is counted without being refused (the platform's own healing probes).
     Raises RunQuotaExceeded when the month's runs are used up."""
-    user = await _locked_user(session, user_id)
+    user = await lock_user(session, user_id)
     plan = plan_of(user.plan)
     month = month_of(utcnow())
     await _ensure_usage_row(session, user_id, month)

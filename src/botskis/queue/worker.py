@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import uuid
@@ -24,6 +25,7 @@ from datetime import timedelta
 from loguru import logger
 from sqlalchemy import delete, select, update
 
+from botskis.billing.workflows import billing_loop
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
@@ -80,6 +82,12 @@ class RunWorker:
             self._loops.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))
         if self.run_scheduler:
             self._loops.append(asyncio.create_task(self._schedule_loop(), name="worker-schedule"))
+        self._loops.append(
+            asyncio.create_task(
+                billing_loop(self.database, self.settings, self._stop_requested),
+                name="worker-billing",
+            )
+        )
         self._loops.append(
             asyncio.create_task(
                 retention_loop(self.database, self.settings, self._stop_requested),
@@ -265,6 +273,8 @@ async def run_worker_process(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await worker.start()
+        # Start-up objects live as long as the process: no collection walks them.
+        gc.freeze()
         await stop.wait()
     finally:
         await worker.stop()

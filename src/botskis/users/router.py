@@ -6,14 +6,22 @@ from fastapi import APIRouter, Form, Request, Response, status
 from loguru import logger
 
 from botskis.api.dependencies import DatabaseDep, HasherDep, SessionDep, SettingsDep
-from botskis.core import metrics
-from botskis.core.auth import CurrentClaims, CurrentUser, Superuser, UserForUpdate
+from botskis.core import browser_session, metrics
+from botskis.core.auth import (
+    CurrentClaims,
+    CurrentUser,
+    Superuser,
+    UserForUpdate,
+    authenticate_token,
+)
 from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
+from botskis.core.security import AccessToken
 from botskis.database.connection import Database
 from botskis.users import schemas, service
 from botskis.users.caller import Caller
+from botskis.users.errors import PasswordConfirmationRequired
 from botskis.users.models import User
 
 public_router = APIRouter(tags=["auth"])
@@ -49,6 +57,18 @@ async def _login(
     email: str,
     password: str,
 ) -> schemas.Token:
+    _, token = await _authenticate(request, database, hasher, settings, email, password)
+    return schemas.Token(access_token=token.token, expires_in=token.expires_in)
+
+
+async def _authenticate(
+    request: Request,
+    database: Database,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    email: str,
+    password: str,
+) -> tuple[User, AccessToken]:
     """Limited per client IP and, separately, per email, before any bcrypt work."""
     await enforce(request, settings.rate_limit_login, "login-ip", client_ip(request))
     await enforce(request, settings.rate_limit_login, "login-email", email.strip().lower())
@@ -64,8 +84,7 @@ async def _login(
         logger.bind(security=True).warning("login failed")
         raise
     logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
-    token = service.issue_token(settings, user)
-    return schemas.Token(access_token=token.token, expires_in=token.expires_in)
+    return user, service.issue_token(settings, user)
 
 
 @public_router.post(
@@ -100,6 +119,57 @@ async def login_form(
     return await _login(request, database, hasher, settings, username, password)
 
 
+@public_router.post(
+    "/auth/session",
+    response_model=schemas.BrowserSession,
+    responses={401: {"description": "Incorrect email or password"}},
+)
+async def start_browser_session(
+    request: Request,
+    response: Response,
+    body: schemas.LoginRequest,
+    database: DatabaseDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+) -> schemas.BrowserSession:
+    """Log in for the web dashboard: the access token goes into an httpOnly cookie
+    (`botskis_session`), never into the body, and the CSRF token into the readable
+    `botskis_csrf` cookie and the body. Unsafe requests authenticated by the cookie
+    must echo it in `X-CSRF-Token`."""
+    user, token = await _authenticate(
+        request, database, hasher, settings, body.email, body.password
+    )
+    csrf = browser_session.set_session_cookies(response, request, settings, token)
+    response.headers["cache-control"] = "no-store"
+    return schemas.BrowserSession(
+        user=schemas.User.model_validate(user), csrf_token=csrf, expires_at=token.expires_at
+    )
+
+
+@public_router.delete(
+    "/auth/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"description": "The session cookie came without its X-CSRF-Token"}},
+)
+async def end_browser_session(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Log the dashboard out: revoke the cookie's token (with the CSRF echo) and clear
+    both cookies. A cookie whose token no longer works is simply cleared."""
+    token = browser_session.session_token(request)
+    if token is not None:
+        try:
+            authenticated = await authenticate_token(request.app.state.token_cache, token)
+        except AppError:
+            pass  # expired, revoked, or a disabled account: nothing left to revoke
+        else:
+            browser_session.require_csrf(request, authenticated.claims, settings.secret_key)
+            await service.revoke_token(session, authenticated.caller.id, authenticated.claims)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    browser_session.clear_session_cookies(response, request, settings)
+    return response
+
+
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) -> Response:
     await service.revoke_token(session, user.id, claims)
@@ -132,9 +202,26 @@ async def change_password(
 
 
 @router.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(user: UserForUpdate, session: SessionDep) -> Response:
-    await service.delete_user(session, user)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(
+    request: Request,
+    user: UserForUpdate,
+    session: SessionDep,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    body: schemas.AccountDeletion | None = None,
+) -> Response:
+    """Delete the account and everything it owns. With `{"password"}` the password is
+    checked first (400 on field `password` when wrong); a browser session (the cookie)
+    must send it, so a device left logged in cannot delete the account alone."""
+    password = body.password if body is not None else None
+    cookie_session = browser_session.is_cookie_session(request)
+    if password is None and cookie_session:
+        raise PasswordConfirmationRequired()
+    await service.delete_user(session, user, hasher=hasher, password=password)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if cookie_session:
+        browser_session.clear_session_cookies(response, request, settings)
+    return response
 
 
 @router.get("/users", response_model=Page[schemas.User])

@@ -52,6 +52,10 @@ class PasswordChange(StrictModel):
     new_password: Password
 
 
+class AccountDeletion(StrictModel):
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
 class LoginRequest(StrictModel):
     email: Annotated[str, Field(min_length=1, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
@@ -74,3 +78,11 @@ class User(BaseModel):
     is_superuser: bool
     plan: str
     created_at: datetime
+
+
+class BrowserSession(BaseModel):
+    """A dashboard login: the token itself is only in the httpOnly cookie."""
+
+    user: User
+    csrf_token: str
+    expires_at: datetime

@@ -18,7 +18,13 @@ from botskis.core.security import (
 )
 from botskis.runs.locking import lock_running_runs
 from botskis.runs.models import Run
-from botskis.users.errors import EmailTaken, InactiveUser, InvalidCredentials, WrongPassword
+from botskis.users.errors import (
+    EmailTaken,
+    InactiveUser,
+    InvalidCredentials,
+    PasswordMismatch,
+    WrongPassword,
+)
 from botskis.users.models import RevokedToken, User
 
 
@@ -108,8 +114,19 @@ async def change_password(
     await session.flush()
 
 
-async def delete_user(session: AsyncSession, user: User) -> None:
-    """Everything the user owns goes with the row (ON DELETE CASCADE)."""
+async def delete_user(
+    session: AsyncSession,
+    user: User,
+    *,
+    hasher: PasswordHasher | None = None,
+    password: str | None = None,
+) -> None:
+    """Everything the user owns goes with the row (ON DELETE CASCADE). A `password`
+    given must be the account's (a confirmation the dashboard asks for)."""
+    if password is not None:
+        assert hasher is not None, "checking a password needs the hasher"
+        if not await hasher.verify(password, user.hashed_password):
+            raise PasswordMismatch()
     await lock_running_runs(session, Run.owner_id == user.id)
     await session.delete(user)
     await session.flush()

@@ -1,7 +1,7 @@
 """analytics rollups, retention indexes, minutes saved
 
-Revision ID: 0008_analytics
-Revises: 0007_runs_list_index
+Revision ID: 0009_analytics
+Revises: 0008_stripe_billing
 Create Date: 2026-12-02 06:15:41.260407
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0008_analytics"
-down_revision: str | None = "0007_runs_list_index"
+revision: str = "0009_analytics"
+down_revision: str | None = "0008_stripe_billing"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

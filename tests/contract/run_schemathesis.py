@@ -72,6 +72,10 @@ def schemathesis(base: str, max_time: int, extra: list[str]) -> int:
         "all",
         "--warnings",
         "off",
+        # Billing answers a documented 503 without a Stripe key, which the 5xx check
+        # counts as a finding; tests/billing exercise it against a fake Stripe.
+        "--exclude-path-regex",
+        "^/api/v1/billing",
         *extra,
     ]
     print("+", " ".join(c if "Bearer" not in c else "Authorization: Bearer ***" for c in command))

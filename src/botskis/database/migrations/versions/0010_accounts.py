@@ -1,7 +1,7 @@
 """account mail, tokens and two-factor
 
-Revision ID: 0009_accounts
-Revises: 0008_stripe_billing
+Revision ID: 0010_accounts
+Revises: 0009_analytics
 Create Date: 2026-12-02 06:18:37.731554
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0009_accounts"
-down_revision: str | None = "0008_stripe_billing"
+revision: str = "0010_accounts"
+down_revision: str | None = "0009_analytics"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     agent_probe_cooldown_seconds: float = Field(default=300.0, gt=0)
     agent_probe_max_cooldown_seconds: float = Field(default=21600.0, gt=0)
     webhook_rate_limit_per_minute: int = Field(default=60, ge=1, le=100000)
+    run_retention_days: int = Field(default=90, ge=1, le=36500)
+    run_retention_per_agent: int = Field(default=10_000, ge=1)
+    run_retention_interval_seconds: float = Field(default=300.0, gt=0, le=86400)
+    llm_price_per_million_tokens: float = Field(default=0.6, ge=0)
 
     http_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_max_response_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)

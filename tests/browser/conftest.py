@@ -20,6 +20,13 @@ import httpx
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.stripe_server import (
+    PRICE_ENTERPRISE,
+    PRICE_PROFESSIONAL,
+    WEBHOOK_SECRET,
+    FakeStripeServer,
+)
+from tests.fakes.stripe_server import SECRET_KEY as STRIPE_SECRET_KEY
 from tests.fakes.vendor_server import FakeVendorServer
 from tests.live_server import live_server, server_env
 
@@ -73,6 +80,7 @@ class Dashboard:
     url: str
     vendor: FakeVendorServer
     openai: FakeOpenAIServer
+    stripe: FakeStripeServer
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
@@ -103,7 +111,7 @@ class Dashboard:
 @pytest.fixture(scope="session")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     tmp = tmp_path_factory.mktemp("browser")
-    with FakeOpenAIServer() as openai, FakeVendorServer() as vendor:
+    with FakeOpenAIServer() as openai, FakeVendorServer() as vendor, FakeStripeServer() as stripe:
         env = server_env(
             f"sqlite+aiosqlite:///{tmp / 'botskis.db'}",
             tmp / "logs",
@@ -112,9 +120,14 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             OPENAI_API_KEY="sk-test",
             HTTP_ALLOWLIST="127.0.0.1",
             WORKER_POLL_SECONDS="0.2",
+            STRIPE_SECRET_KEY=STRIPE_SECRET_KEY,
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            STRIPE_PRICE_PROFESSIONAL=PRICE_PROFESSIONAL,
+            STRIPE_PRICE_ENTERPRISE=PRICE_ENTERPRISE,
+            STRIPE_API_BASE=stripe.url,
         )
         with live_server(env) as url:
-            yield Dashboard(url=url, vendor=vendor, openai=openai)
+            yield Dashboard(url=url, vendor=vendor, openai=openai, stripe=stripe)
 
 
 # Module scope: the sync API runs an event loop in this thread while it is open, and

@@ -71,6 +71,7 @@ async def deploy_agent(
         trigger=body.trigger,
         max_concurrent_runs=body.max_concurrent_runs,
         timeout_seconds=body.timeout_seconds,
+        minutes_saved_per_run=body.minutes_saved_per_run,
     )
     return await _one(request, session, deployed.agent, deployed.webhook_token)
 
@@ -120,6 +121,7 @@ async def update_agent(
         trigger=body.trigger,
         max_concurrent_runs=body.max_concurrent_runs,
         timeout_seconds=body.timeout_seconds,
+        minutes_saved_per_run=body.minutes_saved_per_run,
     )
     return await _one(request, session, updated.agent, updated.webhook_token)
 

@@ -53,6 +53,7 @@ from botskis.core.browser_session import session_token
 from botskis.core.errors import PROBLEM_JSON, AppError, unexpected_error_response
 from botskis.core.logging import request_id_var
 from botskis.core.ratelimit import ClientAddress, RateLimiter, RateLimitResult, record_result
+from botskis.database.availability import unavailability
 from botskis.users.token_cache import TokenCache
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -343,6 +344,12 @@ class RateLimitMiddleware:
         try:
             await authenticate_request(scope["state"], self.token_cache, token)
         except AppError:
+            return False
+        except Exception as exc:
+            # The database is down: the route's own token check meets it again,
+            # inside the exception handlers, and answers 503.
+            if unavailability(exc) is None:
+                raise
             return False
         return True
 

@@ -5,6 +5,7 @@ domain adds one line here when it gains tables.
 """
 
 from botskis.agents import models as agents_models
+from botskis.analytics import models as analytics_models
 from botskis.billing import models as billing_models
 from botskis.credentials import models as credentials_models
 from botskis.database.base import Base
@@ -17,6 +18,7 @@ from botskis.users import models as users_models
 __all__ = [
     "Base",
     "agents_models",
+    "analytics_models",
     "billing_models",
     "credentials_models",
     "notifications_models",

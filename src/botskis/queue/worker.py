@@ -36,6 +36,7 @@ from botskis.queue.claims import claim_runs, reclaim_expired
 from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 from botskis.queue.writer import RunWriter
 from botskis.runs.models import Run, RunStatus, Worker
+from botskis.runs.retention import retention_loop
 
 STOP_GRACE_SECONDS = 2.0
 
@@ -85,6 +86,12 @@ class RunWorker:
             asyncio.create_task(
                 billing_loop(self.database, self.settings, self._stop_requested),
                 name="worker-billing",
+            )
+        )
+        self._loops.append(
+            asyncio.create_task(
+                retention_loop(self.database, self.settings, self._stop_requested),
+                name="worker-retention",
             )
         )
         self.log.info("worker started")

@@ -75,8 +75,10 @@ async def get_run(run_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> 
 
 
 @router.post("/runs/{run_id}/cancel", response_model=schemas.Run)
-async def cancel_run(run_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Run:
-    return await service.cancel_run(session, user.id, run_id)
+async def cancel_run(
+    run_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Run:
+    return await service.cancel_run(session, settings, user.id, run_id)
 
 
 @router.post(

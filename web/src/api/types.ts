@@ -15,6 +15,7 @@ export type Credential = S["Credential"];
 export type CredentialKind = S["CredentialKind"];
 export type Notification = S["Notification"];
 export type Usage = S["Usage"];
+export type Billing = S["Billing"];
 export type ErrorGroup = S["ErrorGroup"];
 export type User = S["User"];
 export type OnboardingSession = S["Session"];

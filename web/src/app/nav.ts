@@ -15,6 +15,7 @@ export const NAV: NavItem[] = [
   { to: "/credentials", label: "Credentials", private: true },
   { to: "/errors", label: "Errors", private: true },
   { to: "/usage", label: "Usage", private: true },
+  { to: "/billing", label: "Billing", private: true },
   { to: "/notifications", label: "Notifications", private: true },
   { to: "/account", label: "Account", private: true },
 ];

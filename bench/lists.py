@@ -66,12 +66,13 @@ def _seed(url: str, base: str, history: int) -> tuple[dict[str, str], str]:
     """An enterprise account with 20 agents, 20 credentials, 20 notifications and
     `history` runs of its first agent."""
     account = {"email": "lists@example.com", "password": "bench-password-123", "full_name": "B"}
-    created = httpx.post(f"{base}/api/v1/users", json=account)
+    created = httpx.post(f"{base}/api/v1/users", json=account, timeout=60)
     created.raise_for_status()
     user_id = created.json()["id"]
     login = httpx.post(
         f"{base}/api/v1/auth/login",
         json={"email": account["email"], "password": account["password"]},
+        timeout=60,
     )
     login.raise_for_status()
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -140,9 +141,9 @@ def main() -> None:
                 "marketplace": "/api/v1/marketplace/templates?limit=20",
             }
             for path in paths.values():
-                httpx.get(f"{base}{path}", headers=headers).raise_for_status()
+                httpx.get(f"{base}{path}", headers=headers, timeout=60).raise_for_status()
             with raw_server("bench.lists:reference_app") as ref_base:
-                httpx.get(f"{ref_base}/runs").raise_for_status()
+                httpx.get(f"{ref_base}/runs", timeout=60).raise_for_status()
                 ref: list[float] = []
                 ours: dict[str, list[float]] = {name: [] for name in paths}
                 failures = 0

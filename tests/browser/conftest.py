@@ -130,7 +130,9 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             yield Dashboard(url=url, vendor=vendor, openai=openai, stripe=stripe)
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync API runs an event loop in this thread while it is open, and
+# async tests after the browser tests must not find one running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 

@@ -57,6 +57,26 @@ export interface paths {
         patch: operations["update_agent_api_v1_agents__agent_id__patch"];
         trace?: never;
     };
+    "/api/v1/agents/{agent_id}/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Agent Analytics
+         * @description One of your agents' runs over a range; the same figures as the overview.
+         */
+        get: operations["agent_analytics_api_v1_agents__agent_id__analytics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents/{agent_id}/health": {
         parameters: {
             query?: never;
@@ -153,6 +173,28 @@ export interface paths {
         put?: never;
         /** Rotate Webhook */
         post: operations["rotate_webhook_api_v1_agents__agent_id__webhook_rotate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Analytics Overview
+         * @description Your account's runs over a range (default the last 7 days): totals, a time
+         *     series, failing agents, top error groups with their trend, and time saved.
+         *     `?format=csv` exports the time series.
+         */
+        get: operations["analytics_overview_api_v1_analytics_overview_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -889,6 +931,8 @@ export interface components {
             last_run_at: string | null;
             /** Max Concurrent Runs */
             max_concurrent_runs: number;
+            /** Minutes Saved Per Run */
+            minutes_saved_per_run: number;
             /** Name */
             name: string;
             /** Needs Credentials */
@@ -920,6 +964,33 @@ export interface components {
             /** Webhook Url */
             webhook_url?: string | null;
         };
+        /** AgentAnalytics */
+        AgentAnalytics: {
+            /**
+             * Agent Id
+             * Format: uuid
+             */
+            agent_id: string;
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            granularity: components["schemas"]["Granularity"];
+            /** Minutes Saved Per Run */
+            minutes_saved_per_run: number;
+            /** Series */
+            series: components["schemas"]["SeriesPoint"][];
+            time_saved: components["schemas"]["TimeSaved"];
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /** Top Errors */
+            top_errors: components["schemas"]["TopError"][];
+            totals: components["schemas"]["RunFigures"];
+        };
         /** AgentDeploy */
         AgentDeploy: {
             /** Config */
@@ -931,6 +1002,8 @@ export interface components {
              * @default 1
              */
             max_concurrent_runs?: number;
+            /** Minutes Saved Per Run */
+            minutes_saved_per_run?: number | null;
             /** Name */
             name?: string | null;
             /** Template Id */
@@ -993,6 +1066,8 @@ export interface components {
             } | null;
             /** Max Concurrent Runs */
             max_concurrent_runs?: number | null;
+            /** Minutes Saved Per Run */
+            minutes_saved_per_run?: number | null;
             /** Name */
             name?: string | null;
             /** Timeout Seconds */
@@ -1190,6 +1265,32 @@ export interface components {
             /** Total Failed Runs */
             total_failed_runs: number;
         };
+        /**
+         * ExportFormat
+         * @enum {string}
+         */
+        ExportFormat: "json" | "csv";
+        /** FailingAgent */
+        FailingAgent: {
+            /**
+             * Agent Id
+             * Format: uuid
+             */
+            agent_id: string;
+            /** Failed */
+            failed: number;
+            /** Name */
+            name: string;
+            /** Runs */
+            runs: number;
+            /** Success Rate */
+            success_rate: number | null;
+        };
+        /**
+         * Granularity
+         * @enum {string}
+         */
+        Granularity: "hour" | "day";
         /** Invoice */
         Invoice: {
             /** Amount Due */
@@ -1278,6 +1379,28 @@ export interface components {
             id: string;
             /** Label */
             label: string;
+        };
+        /** Overview */
+        Overview: {
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            granularity: components["schemas"]["Granularity"];
+            /** Series */
+            series: components["schemas"]["SeriesPoint"][];
+            time_saved: components["schemas"]["TimeSaved"];
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /** Top Errors */
+            top_errors: components["schemas"]["TopError"][];
+            /** Top Failing Agents */
+            top_failing_agents: components["schemas"]["FailingAgent"][];
+            totals: components["schemas"]["RunFigures"];
         };
         /** Page[Agent] */
         Page_Agent_: {
@@ -1552,6 +1675,36 @@ export interface components {
             trigger: string;
         };
         /**
+         * RunFigures
+         * @description Runs that finished in a range (or one bucket of it).
+         */
+        RunFigures: {
+            /** Auto Healed */
+            auto_healed: number;
+            /** Avg Duration Ms */
+            avg_duration_ms: number | null;
+            /** Cancelled */
+            cancelled: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Failed */
+            failed: number;
+            /** P50 Duration Ms */
+            p50_duration_ms: number | null;
+            /** P95 Duration Ms */
+            p95_duration_ms: number | null;
+            /** P99 Duration Ms */
+            p99_duration_ms: number | null;
+            /** Runs */
+            runs: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** Tokens */
+            tokens: number;
+        };
+        /**
          * RunStatus
          * @enum {string}
          */
@@ -1587,6 +1740,38 @@ export interface components {
             step_id: string;
             /** Tokens */
             tokens: number | null;
+        };
+        /** SeriesPoint */
+        SeriesPoint: {
+            /** Auto Healed */
+            auto_healed: number;
+            /** Avg Duration Ms */
+            avg_duration_ms: number | null;
+            /**
+             * Bucket
+             * Format: date-time
+             */
+            bucket: string;
+            /** Cancelled */
+            cancelled: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Failed */
+            failed: number;
+            /** P50 Duration Ms */
+            p50_duration_ms: number | null;
+            /** P95 Duration Ms */
+            p95_duration_ms: number | null;
+            /** P99 Duration Ms */
+            p99_duration_ms: number | null;
+            /** Runs */
+            runs: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Success Rate */
+            success_rate: number | null;
+            /** Tokens */
+            tokens: number;
         };
         /** Session */
         Session: {
@@ -1735,6 +1920,16 @@ export interface components {
             /** Uses Llm */
             uses_llm: boolean;
         };
+        /**
+         * TimeSaved
+         * @description Succeeded runs times each agent's minutes-saved figure (agents that still exist).
+         */
+        TimeSaved: {
+            /** Hours */
+            hours: number;
+            /** Minutes */
+            minutes: number;
+        };
         /** Token */
         Token: {
             /** Access Token */
@@ -1746,6 +1941,33 @@ export interface components {
              * @default bearer
              */
             token_type?: string;
+        };
+        /** TopError */
+        TopError: {
+            /** Count */
+            count: number;
+            /** Error Kind */
+            error_kind: string | null;
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Last Seen
+             * Format: date-time
+             */
+            last_seen: string;
+            /** Message */
+            message: string;
+            /** Previous Count */
+            previous_count: number;
+            /** Step */
+            step: string | null;
+            /** Template Slug */
+            template_slug: string;
+            /**
+             * Trend
+             * @enum {string}
+             */
+            trend: "new" | "rising" | "falling" | "steady";
         };
         /** Usage */
         Usage: {
@@ -2321,6 +2543,103 @@ export interface operations {
             };
             /** @description The body is not JSON where JSON is expected */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters or body; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot serve right now; see Retry-After */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    agent_analytics_api_v1_agents__agent_id__analytics_get: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601, with offset */
+                from?: string | null;
+                /** @description ISO 8601, with offset; default now */
+                to?: string | null;
+                granularity?: components["schemas"]["Granularity"];
+                format?: components["schemas"]["ExportFormat"];
+            };
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with ?format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentAnalytics"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Malformed JSON (the error names line and column) or a refused value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: disabled account, superuser only, a plan limit, or a session cookie without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object for this caller */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2975,6 +3294,92 @@ export interface operations {
             };
             /** @description The body is not JSON where JSON is expected */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters or body; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot serve right now; see Retry-After */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    analytics_overview_api_v1_analytics_overview_get: {
+        parameters: {
+            query?: {
+                /** @description ISO 8601, with offset */
+                from?: string | null;
+                /** @description ISO 8601, with offset; default now */
+                to?: string | null;
+                granularity?: components["schemas"]["Granularity"];
+                format?: components["schemas"]["ExportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or CSV with ?format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                    "text/csv": unknown;
+                };
+            };
+            /** @description Malformed JSON (the error names line and column) or a refused value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: disabled account, superuser only, a plan limit, or a session cookie without its X-CSRF-Token */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -26,6 +26,7 @@ from botskis.database.connection import Database
 from botskis.marketplace.catalog import get_catalog
 from botskis.queue.worker import RunWorker
 from botskis.realtime.lifespan import start_realtime, stop_realtime
+from botskis.users.lockout import CodeLockout
 from botskis.users.token_cache import TokenCache
 
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.hasher.close()
             await app.state.rate_limiter.close()
             await app.state.token_cache.stop()
+            await app.state.code_lockout.close()
             if app.state.stripe is not None:
                 await app.state.stripe.close()
             metrics.process_exited()
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.token_cache = TokenCache(settings, app.state.database)
+    app.state.code_lockout = CodeLockout(settings, app.state.database)
     app.state.stripe = create_stripe_api(settings)
     # Every template is checked here: a broken file stops start-up naming file and reason.
     app.state.catalog = get_catalog()

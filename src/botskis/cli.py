@@ -161,6 +161,8 @@ def create_user(
                     full_name=body.full_name,
                     company=body.company,
                     is_superuser=superuser,
+                    # The operator vouches for the address.
+                    email_verified=True,
                 )
                 return str(user.id)
         finally:

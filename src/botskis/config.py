@@ -137,6 +137,22 @@ class Settings(BaseSettings):
     credentials_key: str | None = None
     credentials_old_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+[^\s?#]*$"
+    )
+    email_verify_ttl_hours: float = Field(default=48.0, gt=0, le=24 * 90)
+    password_reset_ttl_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    require_verified_email: bool | None = None
+    rate_limit_account_mail: str = "5/hour"
+    mail_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0, le=86400)
+    mail_retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    mfa_token_minutes: float = Field(default=5.0, gt=0, le=60)
+    mfa_lockout_threshold: int = Field(default=5, ge=1, le=1000)
+    mfa_lockout_base_seconds: float = Field(default=30.0, gt=0, le=86400)
+    mfa_lockout_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_csv(cls, value: object) -> object:
@@ -197,7 +213,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "rate_limit_default", "rate_limit_login", "rate_limit_signup", "rate_limit_user"
+        "rate_limit_default",
+        "rate_limit_login",
+        "rate_limit_signup",
+        "rate_limit_user",
+        "rate_limit_account_mail",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
@@ -234,6 +254,18 @@ class Settings(BaseSettings):
         if self.session_cookie_secure is not None:
             return self.session_cookie_secure
         return scheme in ("https", "wss") or self.environment == "production"
+
+    @property
+    def email_verification_required(self) -> bool:
+        """Unverified accounts may not deploy or run agents; on in production unless
+        REQUIRE_VERIFIED_EMAIL says otherwise."""
+        if self.require_verified_email is None:
+            return self.environment == "production"
+        return self.require_verified_email
+
+    @property
+    def public_base_url(self) -> str:
+        return self.public_url.rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

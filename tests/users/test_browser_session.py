@@ -262,11 +262,11 @@ async def test_deleting_the_account_from_a_browser_needs_the_password(
     assert (await browser.get("/api/v1/users/me", headers=account.headers)).status_code == 401
 
 
-async def test_bearer_clients_delete_as_before_or_confirm_if_they_like(
+async def test_bearer_clients_confirm_a_deletion_with_the_password_too(
     client: httpx.AsyncClient,
 ) -> None:
     plain = await sign_up(client)
-    assert (await client.delete("/api/v1/users/me", headers=plain.headers)).status_code == 204
+    assert (await client.delete("/api/v1/users/me", headers=plain.headers)).status_code == 422
     careful = await sign_up(client)
     wrong = await client.request(
         "DELETE", "/api/v1/users/me", json={"password": "nope nope"}, headers=careful.headers

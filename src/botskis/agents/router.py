@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from botskis.agents import schemas, service
 from botskis.agents.models import Agent, AgentStatus
 from botskis.api.dependencies import SessionDep
-from botskis.core.auth import CurrentUser
+from botskis.core.auth import CurrentUser, VerifiedUser
 from botskis.core.pagination import Page, PageDep
 from botskis.marketplace.catalog import get_catalog
 
@@ -60,7 +60,7 @@ async def _one(
     responses={404: {"description": "No such template"}},
 )
 async def deploy_agent(
-    body: schemas.AgentDeploy, user: CurrentUser, session: SessionDep, request: Request
+    body: schemas.AgentDeploy, user: VerifiedUser, session: SessionDep, request: Request
 ) -> schemas.Agent:
     deployed = await service.deploy_agent(
         session,

@@ -21,7 +21,7 @@ from botskis.core.errors import AppError, Unauthorized
 from botskis.core.ratelimit import enforce
 from botskis.core.security import InvalidToken, TokenClaims
 from botskis.users.caller import Caller
-from botskis.users.errors import InactiveUser, SuperuserRequired
+from botskis.users.errors import EmailNotVerified, InactiveUser, SuperuserRequired
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
@@ -121,7 +121,18 @@ async def current_superuser(caller: Annotated[Caller, Depends(current_user)]) ->
     return caller
 
 
+async def verified_user(
+    settings: SettingsDep, caller: Annotated[Caller, Depends(current_user)]
+) -> Caller:
+    """The caller, who must have verified their email address when
+    REQUIRE_VERIFIED_EMAIL is on: deploying and running agents stand on this."""
+    if settings.email_verification_required and caller.email_verified_at is None:
+        raise EmailNotVerified()
+    return caller
+
+
 CurrentUser = Annotated[Caller, Depends(current_user)]
+VerifiedUser = Annotated[Caller, Depends(verified_user)]
 UserForUpdate = Annotated[User, Depends(user_for_update)]
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
 Superuser = Annotated[Caller, Depends(current_superuser)]

@@ -9,6 +9,7 @@ from botskis.analytics import models as analytics_models
 from botskis.billing import models as billing_models
 from botskis.credentials import models as credentials_models
 from botskis.database.base import Base
+from botskis.mail import models as mail_models
 from botskis.notifications import models as notifications_models
 from botskis.onboarding import models as onboarding_models
 from botskis.realtime import models as realtime_models
@@ -21,6 +22,7 @@ __all__ = [
     "analytics_models",
     "billing_models",
     "credentials_models",
+    "mail_models",
     "notifications_models",
     "onboarding_models",
     "realtime_models",

@@ -37,6 +37,7 @@ from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_
 from botskis.queue.writer import RunWriter
 from botskis.runs.models import Run, RunStatus, Worker
 from botskis.runs.retention import retention_loop
+from botskis.users.mail_outbox import start_mail_delivery
 
 STOP_GRACE_SECONDS = 2.0
 
@@ -77,6 +78,7 @@ class RunWorker:
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="worker-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
+            start_mail_delivery(self.database, self.settings, self._stop_requested),
         ]
         if self.database.engine.dialect.name == "postgresql":
             self._loops.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))

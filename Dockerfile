@@ -1,3 +1,12 @@
+# The dashboard is built here, so the image needs no Node.js at run time.
+FROM node:20-slim AS web
+WORKDIR /build/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+# vite's outDir is ../src/botskis/web_dist, i.e. /build/src/botskis/web_dist.
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -7,6 +16,7 @@ WORKDIR /app
 RUN useradd --create-home --uid 10001 botskis
 COPY pyproject.toml README.md alembic.ini ./
 COPY src ./src
+COPY --from=web /build/src/botskis/web_dist ./src/botskis/web_dist
 RUN pip install . && mkdir -p /app/logs && chown -R botskis /app
 
 USER botskis

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 from tests.databases import throwaway_database
@@ -61,3 +62,16 @@ def test_malformed_setting_is_one_readable_line(tmp_path: Path) -> None:
     result = run_cli(["migrate"], env)
     assert result.returncode == 2
     assert "ENVIRONMENT" in result.stderr
+
+
+def test_openapi_writes_the_served_document(tmp_path: Path) -> None:
+    env = server_env("sqlite+aiosqlite:///" + str(tmp_path / "unused.db"), tmp_path / "logs")
+    target = tmp_path / "openapi.json"
+    result = run_cli(["openapi", "--output", str(target)], env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(target.read_text())
+    assert document["info"]["title"] == "Botskis"
+    assert "/api/v1/auth/session" in document["paths"]
+    # Stable output, so the committed copy and the web client only change with the API.
+    again = run_cli(["openapi"], env)
+    assert again.stdout == target.read_text()

@@ -31,6 +31,7 @@ HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
     re.I,
 )
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 
 
@@ -78,6 +79,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    web_dist_dir: str | None = None
+    session_cookie_secure: bool | None = None
+    browser_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_default: str = "120/minute"
@@ -105,6 +109,10 @@ class Settings(BaseSettings):
     agent_probe_cooldown_seconds: float = Field(default=300.0, gt=0)
     agent_probe_max_cooldown_seconds: float = Field(default=21600.0, gt=0)
     webhook_rate_limit_per_minute: int = Field(default=60, ge=1, le=100000)
+    run_retention_days: int = Field(default=90, ge=1, le=36500)
+    run_retention_per_agent: int = Field(default=10_000, ge=1)
+    run_retention_interval_seconds: float = Field(default=300.0, gt=0, le=86400)
+    llm_price_per_million_tokens: float = Field(default=0.6, ge=0)
 
     http_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_max_response_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
@@ -130,10 +138,38 @@ class Settings(BaseSettings):
     credentials_key: str | None = None
     credentials_old_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/?#]+[^\s?#]*$"
+    )
+    email_verify_ttl_hours: float = Field(default=48.0, gt=0, le=24 * 90)
+    password_reset_ttl_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    require_verified_email: bool | None = None
+    rate_limit_account_mail: str = "5/hour"
+    mail_poll_seconds: float = Field(default=2.0, gt=0, le=300)
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0, le=86400)
+    mail_retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    mfa_token_minutes: float = Field(default=5.0, gt=0, le=60)
+    mfa_lockout_threshold: int = Field(default=5, ge=1, le=1000)
+    mfa_lockout_base_seconds: float = Field(default=30.0, gt=0, le=86400)
+    mfa_lockout_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86400)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("browser_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        """Each entry is an origin as a browser sends it: scheme://host[:port]."""
+        entries = _split_csv(value)
+        if isinstance(entries, list):
+            for entry in entries:
+                if not ORIGIN.fullmatch(str(entry)):
+                    raise ValueError(f"{entry!r} is not an origin like https://app.example.com")
+            return [str(entry).lower() for entry in entries]
+        return entries
 
     @field_validator("http_allowlist", mode="before")
     @classmethod
@@ -178,7 +214,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "rate_limit_default", "rate_limit_login", "rate_limit_signup", "rate_limit_user"
+        "rate_limit_default",
+        "rate_limit_login",
+        "rate_limit_signup",
+        "rate_limit_user",
+        "rate_limit_account_mail",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:
@@ -208,6 +248,25 @@ class Settings(BaseSettings):
     def hsts(self) -> bool:
         """HSTS is on in production unless HSTS_ENABLED says otherwise."""
         return self.environment == "production" if self.hsts_enabled is None else self.hsts_enabled
+
+    def secure_cookies(self, scheme: str) -> bool:
+        """Cookies are Secure over https, in production (served behind TLS, like HSTS
+        says) and whenever SESSION_COOKIE_SECURE=true."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return scheme in ("https", "wss") or self.environment == "production"
+
+    @property
+    def email_verification_required(self) -> bool:
+        """Unverified accounts may not deploy or run agents; on in production unless
+        REQUIRE_VERIFIED_EMAIL says otherwise."""
+        if self.require_verified_email is None:
+            return self.environment == "production"
+        return self.require_verified_email
+
+    @property
+    def public_base_url(self) -> str:
+        return self.public_url.rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

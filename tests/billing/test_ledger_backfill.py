@@ -17,8 +17,13 @@ from tests.databases import sync_url, throwaway_database
 
 def _insert_user(conn: sa.Connection, user_id: uuid.UUID) -> None:
     now = utcnow()
+    users = Base.metadata.tables["users"]
+    # Only the columns the schema had at this revision (the model's later ones
+    # carry Python-side defaults that an insert of the whole table would send).
+    names = ("id", "email", "hashed_password", "full_name", "is_active", "is_superuser")
+    names += ("plan", "token_version", "created_at", "updated_at")
     conn.execute(
-        Base.metadata.tables["users"].insert(),
+        sa.insert(sa.table("users", *(sa.column(n, users.c[n].type) for n in names))),
         {
             "id": user_id,
             "email": f"{user_id.hex}@example.com",
@@ -60,6 +65,21 @@ def _insert_runs(
     )
 
 
+def _insert_at_revision(conn: sa.Connection, name: str, row: dict[str, object]) -> None:
+    """Insert a row with the model's types and scalar defaults, but only into the
+    columns the database has at its current revision (later ones add more)."""
+    existing = {column["name"] for column in sa.inspect(conn).get_columns(name)}
+    model = Base.metadata.tables[name]
+    columns = [c for c in model.columns if c.name in existing]
+    values = {
+        c.name: c.default.arg
+        for c in columns
+        if c.name not in row and c.default is not None and c.default.is_scalar
+    }
+    table = sa.table(name, *(sa.column(c.name, c.type) for c in columns))
+    conn.execute(table.insert(), {**values, **row})
+
+
 def test_backfill_counts_this_months_runs_per_owner(tmp_path: Path) -> None:
     busy, idle, quiet = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     now = utcnow()
@@ -73,8 +93,9 @@ def test_backfill_counts_this_months_runs_per_owner(tmp_path: Path) -> None:
                 for user in (busy, idle, quiet):
                     _insert_user(conn, user)
                     agents[user] = uuid.uuid4()
-                    conn.execute(
-                        Base.metadata.tables["agents"].insert(),
+                    _insert_at_revision(
+                        conn,
+                        "agents",
                         {
                             "id": agents[user],
                             "owner_id": user,

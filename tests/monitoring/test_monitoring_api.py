@@ -9,11 +9,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from botskis.analytics.models import DURATION_BOUNDS_MS, HISTOGRAM_COLUMNS
+from botskis.analytics.ranges import histogram_percentile
+from botskis.analytics.rollups import histogram_column
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.monitoring.fingerprints import error_fingerprint, normalise_message
-from botskis.monitoring.service import percentile
 from botskis.runs.models import Run
 from botskis.users.models import User
 from tests.conftest import make_settings
@@ -43,10 +45,25 @@ def test_messages_that_differ_only_in_values_share_a_fingerprint() -> None:
     assert error_fingerprint("auth", a, "s", "t") != error_fingerprint("http_error", a, "s", "t")
 
 
-def test_percentile_is_nearest_rank() -> None:
-    values = list(range(1, 101))
-    assert percentile(values, 0.5) == 50 and percentile(values, 0.95) == 95
-    assert percentile([], 0.5) is None and percentile([7], 0.95) == 7
+def histogram(durations: list[int]) -> list[int]:
+    counts = dict.fromkeys(HISTOGRAM_COLUMNS, 0)
+    for duration in durations:
+        counts[histogram_column(duration)] += 1
+    return list(counts.values())
+
+
+def test_histogram_percentile_falls_in_the_bucket_of_the_nearest_rank() -> None:
+    durations = list(range(1, 1001))
+    for fraction in (0.5, 0.95, 0.99):
+        exact = durations[int(fraction * len(durations)) - 1]
+        estimate = histogram_percentile(histogram(durations), fraction, max(durations))
+        assert estimate is not None
+        # Same bucket as the exact nearest-rank value.
+        assert histogram_column(estimate) == histogram_column(exact)
+    assert histogram_percentile(histogram([]), 0.5, 0) is None
+    assert histogram_percentile(histogram([7]), 0.95, 7) == 7
+    slowest = DURATION_BOUNDS_MS[-1] * 3
+    assert histogram_percentile(histogram([slowest]), 0.5, slowest) == slowest
 
 
 async def test_error_groups_count_failures_per_fingerprint_for_own_agents_only(

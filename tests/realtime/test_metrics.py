@@ -11,6 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from botskis.analytics.rollups import add_finished_runs, finished_run
+from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.realtime.events import Event
 from botskis.realtime.hub import Hub
@@ -39,17 +41,25 @@ async def test_metrics_on_request_and_pushed_when_agents_and_runs_change(
         }
 
         async with publisher.database.transaction() as session:
+            # Finished as the run writer finishes runs: the row and its rollups together.
+            finished = []
             for status in ("succeeded", "succeeded", "failed"):
-                session.add(
-                    Run(
-                        agent_id=uuid.UUID(agent_id),
-                        owner_id=uuid.UUID(account.id),
-                        template_slug="test",
-                        trigger="manual",
-                        status=status,
-                        workflow={"steps": []},
-                    )
+                run = Run(
+                    agent_id=uuid.UUID(agent_id),
+                    owner_id=uuid.UUID(account.id),
+                    template_slug="test",
+                    trigger="manual",
+                    status=status,
+                    workflow={"steps": []},
+                    finished_at=utcnow(),
+                    duration_ms=5,
                 )
+                session.add(run)
+                finished.append(run)
+            await session.flush()
+            await add_finished_runs(
+                session, [finished_run(run) for run in finished], price_per_million_tokens=0
+            )
         await publisher.emit(
             account.id, "run_update", agent_id=agent_id, run_id="r", status="failed"
         )

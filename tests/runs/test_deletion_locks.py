@@ -45,7 +45,11 @@ async def test_a_deletion_waits_for_a_worker_finishing_a_run_instead_of_deadlock
         await worker.execute(
             sa.update(Run).where(Run.id == run.id).values(lease_expires_at=sa.func.now())
         )
-        deletion = asyncio.create_task(client.delete(url, headers=account.headers))
+        deletion = asyncio.create_task(
+            client.request(
+                "DELETE", url, headers=account.headers, json={"password": account.password}
+            )
+        )
         await asyncio.sleep(0.5)  # the deletion is now waiting on a lock
         await worker.execute(
             sa.update(Agent).where(Agent.id == agent_id).values(total_runs=Agent.total_runs + 1)

@@ -38,6 +38,12 @@ async def sign_up(
     return Account(id=created.json()["id"], email=email, password=password, token=token)
 
 
+async def delete_account(client: httpx.AsyncClient, account: Account) -> httpx.Response:
+    return await client.request(
+        "DELETE", "/api/v1/users/me", headers=account.headers, json={"password": account.password}
+    )
+
+
 async def log_in(client: httpx.AsyncClient, email: str, password: str) -> str:
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from botskis.database.connection import Database
 from botskis.users import schemas
 from botskis.users.models import User
-from tests.users.factories import log_in, sign_up
+from tests.users.factories import delete_account, log_in, sign_up
 
 
 async def test_update_profile(client: httpx.AsyncClient) -> None:
@@ -78,7 +78,7 @@ async def test_new_password_too_short_is_422(client: httpx.AsyncClient) -> None:
 
 async def test_delete_account_frees_the_email(client: httpx.AsyncClient) -> None:
     account = await sign_up(client, email="gone@example.com")
-    assert (await client.delete("/api/v1/users/me", headers=account.headers)).status_code == 204
+    assert (await delete_account(client, account)).status_code == 204
     again = await sign_up(client, email="gone@example.com")
     assert again.id != account.id
 
@@ -147,3 +147,19 @@ async def test_me_body_is_the_user_schema(client: httpx.AsyncClient) -> None:
         body = me.json()
         assert schemas.User.model_validate(body).model_dump(mode="json") == body
         assert set(body) == set(schemas.User.model_fields)
+
+
+async def test_deleting_the_account_needs_the_current_password(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(client)
+    url = "/api/v1/users/me"
+    missing = await client.request("DELETE", url, headers=account.headers)
+    assert missing.status_code == 422
+    wrong = await client.request(
+        "DELETE", url, headers=account.headers, json={"password": "not the password"}
+    )
+    assert wrong.status_code == 400
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert (await client.get(url, headers=account.headers)).status_code == 200
+    assert (await delete_account(client, account)).status_code == 204

@@ -9,11 +9,11 @@ import httpx
 import jwt
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
 
 from botskis.config import Settings
 from botskis.core.security import create_access_token
-from tests.databases import sync_url
-from tests.users.factories import sign_up
+from tests.users.factories import delete_account, sign_up
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -105,7 +105,7 @@ async def test_unknown_user_token_is_rejected(
 
 async def test_deleted_user_token_is_rejected(client: httpx.AsyncClient) -> None:
     account = await sign_up(client)
-    deleted = await client.delete("/api/v1/users/me", headers=account.headers)
+    deleted = await delete_account(client, account)
     assert deleted.status_code == 204
     await _assert_rejected(client, account.token)
 
@@ -143,16 +143,16 @@ async def test_password_change_revokes_earlier_tokens(client: httpx.AsyncClient)
 
 
 async def test_inactive_user_cannot_log_in_or_use_token(
-    client: httpx.AsyncClient, database_url: str
+    client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     account = await sign_up(client)
-    engine = sa.create_engine(sync_url(database_url))
-    with engine.begin() as conn:
-        conn.execute(
+    # Through the app's own engine: a blocking driver call here would stall the event
+    # loop while the worker (mail delivery) holds SQLite's write lock.
+    async with app.state.database.transaction() as session:
+        await session.execute(
             sa.text("UPDATE users SET is_active = :f WHERE email = :e"),
             {"f": False, "e": account.email},
         )
-    engine.dispose()
     login = await client.post(
         "/api/v1/auth/login", json={"email": account.email, "password": account.password}
     )

@@ -38,6 +38,9 @@ class Agent(IdMixin, TimestampMixin, Base):
     webhook_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     max_concurrent_runs: Mapped[int] = mapped_column(default=1)
     timeout_seconds: Mapped[int] = mapped_column(default=900)
+    # Manual work one successful run saves, in minutes: the template's figure
+    # unless the owner changes it; analytics multiplies it by successful runs.
+    minutes_saved_per_run: Mapped[float] = mapped_column(default=5.0, server_default="5")
     total_runs: Mapped[int] = mapped_column(default=0)
     successful_runs: Mapped[int] = mapped_column(default=0)
     failed_runs: Mapped[int] = mapped_column(default=0)

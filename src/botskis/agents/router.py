@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from botskis.agents import schemas, service
 from botskis.agents.models import Agent, AgentStatus
 from botskis.api.dependencies import SessionDep
-from botskis.core.auth import CurrentUser
+from botskis.core.auth import CurrentUser, VerifiedUser
 from botskis.core.pagination import Page, PageDep
 from botskis.marketplace.catalog import get_catalog
 
@@ -60,7 +60,7 @@ async def _one(
     responses={404: {"description": "No such template"}},
 )
 async def deploy_agent(
-    body: schemas.AgentDeploy, user: CurrentUser, session: SessionDep, request: Request
+    body: schemas.AgentDeploy, user: VerifiedUser, session: SessionDep, request: Request
 ) -> schemas.Agent:
     deployed = await service.deploy_agent(
         session,
@@ -71,6 +71,7 @@ async def deploy_agent(
         trigger=body.trigger,
         max_concurrent_runs=body.max_concurrent_runs,
         timeout_seconds=body.timeout_seconds,
+        minutes_saved_per_run=body.minutes_saved_per_run,
     )
     return await _one(request, session, deployed.agent, deployed.webhook_token)
 
@@ -120,6 +121,7 @@ async def update_agent(
         trigger=body.trigger,
         max_concurrent_runs=body.max_concurrent_runs,
         timeout_seconds=body.timeout_seconds,
+        minutes_saved_per_run=body.minutes_saved_per_run,
     )
     return await _one(request, session, updated.agent, updated.webhook_token)
 

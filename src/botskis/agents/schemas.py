@@ -11,6 +11,8 @@ from botskis.agents.models import AgentStatus
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MaxConcurrentRuns = Annotated[int, Field(strict=True, ge=1, le=10)]
 TimeoutSeconds = Annotated[int, Field(strict=True, ge=10, le=3600)]
+# The owner's estimate of the manual work one successful run saves (analytics' time saved).
+MinutesSaved = Annotated[float, Field(ge=0, le=1440, allow_inf_nan=False)]
 
 
 class StrictModel(BaseModel):
@@ -25,6 +27,8 @@ class AgentDeploy(StrictModel):
     trigger: dict[str, Any] | None = None
     max_concurrent_runs: MaxConcurrentRuns = 1
     timeout_seconds: TimeoutSeconds = 900
+    # Omitted: the template's figure.
+    minutes_saved_per_run: MinutesSaved | None = None
 
 
 class AgentUpdate(StrictModel):
@@ -34,6 +38,7 @@ class AgentUpdate(StrictModel):
     trigger: dict[str, Any] | None = None
     max_concurrent_runs: MaxConcurrentRuns | None = None
     timeout_seconds: TimeoutSeconds | None = None
+    minutes_saved_per_run: MinutesSaved | None = None
 
 
 class Agent(BaseModel):
@@ -49,6 +54,7 @@ class Agent(BaseModel):
     status_reason: str | None
     max_concurrent_runs: int
     timeout_seconds: int
+    minutes_saved_per_run: float
     total_runs: int
     successful_runs: int
     failed_runs: int

@@ -109,6 +109,7 @@ async def deploy_agent(
     trigger: dict[str, Any] | None,
     max_concurrent_runs: int = 1,
     timeout_seconds: int = 900,
+    minutes_saved_per_run: float | None = None,
 ) -> Deployed:
     template = get_template(template_id)
     errors = config_errors(template.config_schema, config)[1]
@@ -126,6 +127,11 @@ async def deploy_agent(
         status=AgentStatus.ACTIVE,
         max_concurrent_runs=max_concurrent_runs,
         timeout_seconds=timeout_seconds,
+        minutes_saved_per_run=(
+            template.minutes_saved_per_run
+            if minutes_saved_per_run is None
+            else minutes_saved_per_run
+        ),
     )
     token = _issue_webhook_token(agent) if agent.trigger["type"] == "webhook" else None
     _schedule(agent)
@@ -184,6 +190,7 @@ async def update_agent(
     trigger: dict[str, Any] | None = None,
     max_concurrent_runs: int | None = None,
     timeout_seconds: int | None = None,
+    minutes_saved_per_run: float | None = None,
 ) -> Deployed:
     agent = await get_owned_agent(session, owner_id, agent_id)
     template = get_template(agent.template_slug)
@@ -201,6 +208,8 @@ async def update_agent(
         agent.max_concurrent_runs = max_concurrent_runs
     if timeout_seconds is not None:
         agent.timeout_seconds = timeout_seconds
+    if minutes_saved_per_run is not None:
+        agent.minutes_saved_per_run = minutes_saved_per_run
     if trigger is not None:
         agent.trigger = _checked_trigger(trigger)
         if agent.trigger["type"] != "webhook":

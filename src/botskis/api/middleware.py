@@ -41,15 +41,19 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from botskis.api.docs import DOCS_PAGES
 from botskis.api.websocket_fast_path import ServerSendMiddleware, fast_path_available
 from botskis.config import Settings
 from botskis.core import metrics
 from botskis.core.auth import authenticate_request
+from botskis.core.browser_session import session_token
 from botskis.core.errors import PROBLEM_JSON, AppError, unexpected_error_response
 from botskis.core.logging import request_id_var
 from botskis.core.ratelimit import ClientAddress, RateLimiter, RateLimitResult, record_result
+from botskis.database.availability import unavailability
 from botskis.users.token_cache import TokenCache
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -210,13 +214,12 @@ class AccessLogMiddleware:
 
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# /docs (Swagger UI) and /redoc load their assets from jsDelivr; inline scripts are
-# allowed by hash, computed from the page itself.
-CDN = "https://cdn.jsdelivr.net"
+# /docs (Swagger UI) and /redoc load their bundles from this origin (api/docs.py);
+# their inline scripts are allowed by hash, computed from the page itself. Both
+# bundles set inline styles, and ReDoc starts its search index in a blob: worker.
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline' "
-    f"{CDN} https://fonts.googleapis.com; font-src https://fonts.gstatic.com data:; "
-    f"img-src 'self' data: {CDN} https://fastapi.tiangolo.com; connect-src 'self'; "
+    "default-src 'none'; script-src 'self'{scripts}; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self' data:; img-src 'self' data:; connect-src 'self'; "
     "worker-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
@@ -227,7 +230,7 @@ def docs_csp(html: bytes) -> str:
         "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
         for script in _INLINE_SCRIPT.findall(html)
     ]
-    return DOCS_CSP.format(scripts=" ".join([CDN, *hashes]))
+    return DOCS_CSP.format(scripts="".join(" " + h for h in hashes))
 
 
 class SecurityHeadersMiddleware:
@@ -260,7 +263,9 @@ class SecurityHeadersMiddleware:
         if scope["path"] in self.docs_paths:
             await self._docs_page(scope, receive, send)
             return
-        authenticated = "authorization" in Headers(scope=scope)
+        # A bearer token or a session cookie: the response may be private.
+        request_headers = Headers(scope=scope)
+        authenticated = "authorization" in request_headers or "cookie" in request_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -268,7 +273,11 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 if authenticated and "cache-control" not in headers:
                     headers.append("cache-control", "no-store")
-                message["headers"] = [*message["headers"], *self.headers, self.api_csp]
+                extra = self.headers
+                # The dashboard's pages bring their own policy (api/dashboard.py).
+                if "content-security-policy" not in headers:
+                    extra = [*extra, self.api_csp]
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -306,9 +315,9 @@ class SecurityHeadersMiddleware:
 class RateLimitMiddleware:
     """RATE_LIMIT_DEFAULT per client IP for anonymous traffic; X-RateLimit-* of the
     tightest limit that the request met (this one or one a route enforced) on the
-    response. A valid bearer token's caller counts against RATE_LIMIT_USER instead
-    (core/auth.py), and webhook deliveries against their agent's own limit, so
-    neither is throttled by the address it shares with others."""
+    response. A valid token's caller (bearer or session cookie) counts against
+    RATE_LIMIT_USER instead (core/auth.py), and webhook deliveries against their
+    agent's own limit, so neither is throttled by the address it shares with others."""
 
     def __init__(
         self, app: ASGIApp, limiter: RateLimiter, default_limit: str, token_cache: TokenCache
@@ -328,10 +337,19 @@ class RateLimitMiddleware:
             return True
         scheme, token = get_authorization_scheme_param(Headers(scope=scope).get("authorization"))
         if scheme.lower() != "bearer" or not token:
+            # The dashboard's session cookie: the other source of the same token.
+            token = session_token(HTTPConnection(scope)) or ""
+        if not token:
             return False
         try:
             await authenticate_request(scope["state"], self.token_cache, token)
         except AppError:
+            return False
+        except Exception as exc:
+            # The database is down: the route's own token check meets it again,
+            # inside the exception handlers, and answers 503.
+            if unavailability(exc) is None:
+                raise
             return False
         return True
 
@@ -523,14 +541,13 @@ def install_middleware(
 ) -> None:
     """Add the edge in the order of this module's docstring (add_middleware prepends,
     so the list is walked innermost first)."""
-    docs_paths = [p for p in (app.docs_url, app.redoc_url) if p]
     stack: list[tuple[Any, dict[str, Any]]] = []
     if fast_path_available(settings.ws_fast_path):
         stack.append((ServerSendMiddleware, {}))
     stack += [
         (RequestIdMiddleware, {"client_address": limiter.client_address}),
         (AccessLogMiddleware, {"templates": RouteTemplates(app)}),
-        (SecurityHeadersMiddleware, {"settings": settings, "docs_paths": docs_paths}),
+        (SecurityHeadersMiddleware, {"settings": settings, "docs_paths": DOCS_PAGES}),
         (
             RateLimitMiddleware,
             {

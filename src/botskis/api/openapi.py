@@ -61,7 +61,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 DESCRIPTIONS = {
     400: "Malformed JSON (the error names line and column) or a refused value",
     401: "Missing, invalid, expired or revoked access token",
-    403: "Not allowed: disabled account, superuser only, or a plan limit",
+    403: "Not allowed: disabled account, superuser only, a plan limit, or a session cookie without its X-CSRF-Token",
     404: "No such object for this caller",
     409: "Conflicts with the current state or stored data",
     413: "The request body is too large",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI
 
 from botskis.agents import router as agents
+from botskis.analytics import router as analytics
 from botskis.billing import router as billing
 from botskis.core.auth import current_user
 from botskis.credentials import router as credentials
@@ -29,6 +30,7 @@ PRIVATE: list[APIRouter] = [
     credentials.router,
     runs.router,
     monitoring.router,
+    analytics.router,
     notifications.router,
     billing.router,
     agents.router,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from botskis.agents.models import Agent
 from botskis.api.websocket_fast_path import frame_writer, server_send
 from botskis.core.auth import authenticate_token
+from botskis.core.browser_session import session_token, socket_origin_allowed
 from botskis.core.errors import AppError
 from botskis.database.connection import Database
 from botskis.realtime.hub import (
@@ -48,10 +49,16 @@ def _token_from(websocket: WebSocket) -> tuple[str | None, bool]:
 async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | None:
     token, _ = _token_from(websocket)
     client = websocket.client.host if websocket.client else None
-    reason: str
-    if not token:
-        reason = "missing token"
-    else:
+    reason = "missing token"
+    # The dashboard's session cookie, which a browser sends whichever page opened the
+    # socket: taken only from this server's own pages (core/browser_session.py).
+    cookie = None if token else session_token(websocket)
+    if cookie is not None:
+        if socket_origin_allowed(websocket, websocket.app.state.settings):
+            token = cookie
+        else:
+            reason = "session cookie from a foreign origin"
+    if token:
         try:
             authenticated = await authenticate_token(websocket.app.state.token_cache, token)
         except AppError as exc:

@@ -16,11 +16,12 @@ from loguru import logger
 from sqlalchemy import select
 
 from botskis.api.dependencies import SessionDep, SettingsDep
+from botskis.core.browser_session import VIA_COOKIE_KEY, require_csrf, session_token
 from botskis.core.errors import AppError, Unauthorized
 from botskis.core.ratelimit import enforce
 from botskis.core.security import InvalidToken, TokenClaims
 from botskis.users.caller import Caller
-from botskis.users.errors import InactiveUser, SuperuserRequired
+from botskis.users.errors import EmailNotVerified, InactiveUser, SuperuserRequired
 from botskis.users.models import User
 from botskis.users.token_cache import TokenCache
 
@@ -72,12 +73,21 @@ async def current_authentication(
     settings: SettingsDep,
     token: Annotated[str | None, Depends(bearer_scheme)],
 ) -> Authenticated:
-    """The bearer token's caller, counted against the per-user rate limit."""
+    """The bearer token's caller, or the dashboard's session cookie's (the other
+    source of the same token, core/browser_session.py), counted against the
+    per-user rate limit."""
+    from_cookie = False
+    if not token:
+        token = session_token(request)
+        from_cookie = token is not None
     if not token:
         raise Unauthorized("Not authenticated: send an Authorization: Bearer token")
     cache: TokenCache = request.app.state.token_cache
     state = request.scope.setdefault("state", {})
     authenticated = await authenticate_request(state, cache, token)
+    if from_cookie:
+        require_csrf(request, authenticated.claims, settings.secret_key)
+        state[VIA_COOKIE_KEY] = True
     await enforce(request, settings.rate_limit_user, "user", str(authenticated.caller.id))
     return authenticated
 
@@ -111,7 +121,18 @@ async def current_superuser(caller: Annotated[Caller, Depends(current_user)]) ->
     return caller
 
 
+async def verified_user(
+    settings: SettingsDep, caller: Annotated[Caller, Depends(current_user)]
+) -> Caller:
+    """The caller, who must have verified their email address when
+    REQUIRE_VERIFIED_EMAIL is on: deploying and running agents stand on this."""
+    if settings.email_verification_required and caller.email_verified_at is None:
+        raise EmailNotVerified()
+    return caller
+
+
 CurrentUser = Annotated[Caller, Depends(current_user)]
+VerifiedUser = Annotated[Caller, Depends(verified_user)]
 UserForUpdate = Annotated[User, Depends(user_for_update)]
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
 Superuser = Annotated[Caller, Depends(current_superuser)]

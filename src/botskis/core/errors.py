@@ -14,7 +14,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from botskis.database.availability import RETRY_AFTER_SECONDS, Availability, Unavailability
+from botskis.database.availability import (
+    RETRY_AFTER_SECONDS,
+    Availability,
+    Unavailability,
+    unavailability,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -220,6 +225,9 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    if unavailability(exc) is not None:
+        # A database outage met outside the route (in middleware) is still a 503.
+        return await _database_error(request, exc)
     logger.bind(request_id=request_id_of(request)).opt(exception=exc).error(
         "unhandled error on {} {}", request.method, request.url.path
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import os
 import secrets
 import threading
@@ -113,6 +115,61 @@ def decode_access_token(secret_key: str, token: str) -> TokenClaims:
             algorithms=[JWT_ALGORITHM],
             options={"require": ["sub", "iat", "exp", "jti", "ver"]},
         )
+        return TokenClaims(
+            subject=uuid.UUID(str(payload["sub"])),
+            jti=str(payload["jti"]),
+            issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
+            expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            version=int(payload["ver"]),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from exc
+
+
+MFA_PURPOSE = "mfa"
+
+
+def _mfa_key(secret_key: str) -> bytes:
+    """Its own key, derived from SECRET_KEY: an mfa_token can never pass as an
+    access token, nor the other way round."""
+    return hmac.new(secret_key.encode(), b"botskis mfa token v1", hashlib.sha256).digest()
+
+
+def create_mfa_token(
+    secret_key: str, user_id: uuid.UUID, token_version: int, expire_minutes: float
+) -> AccessToken:
+    """The short-lived, single-purpose token that stands between a right password
+    and the second factor."""
+    now = datetime.now(UTC)
+    expires = now + timedelta(minutes=expire_minutes)
+    jti = uuid.uuid4().hex
+    payload = {
+        "sub": str(user_id),
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": jti,
+        "ver": token_version,
+        "purpose": MFA_PURPOSE,
+    }
+    token = jwt.encode(payload, _mfa_key(secret_key), algorithm=JWT_ALGORITHM)
+    return AccessToken(
+        token=token,
+        jti=jti,
+        expires_at=expires.replace(microsecond=0),
+        expires_in=int(expire_minutes * 60),
+    )
+
+
+def decode_mfa_token(secret_key: str, token: str) -> TokenClaims:
+    try:
+        payload = jwt.decode(
+            token,
+            _mfa_key(secret_key),
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "iat", "exp", "jti", "ver", "purpose"]},
+        )
+        if payload["purpose"] != MFA_PURPOSE:
+            raise InvalidToken("not an mfa token")
         return TokenClaims(
             subject=uuid.UUID(str(payload["sub"])),
             jti=str(payload["jti"]),

@@ -63,6 +63,8 @@ class Template(BaseModel):
     integrations: list[str] = Field(default_factory=list)
     rating: float = Field(ge=0, le=5)
     featured: bool = False
+    # Manual work one successful run saves, in minutes (the default of an agent's figure).
+    minutes_saved_per_run: float = Field(default=5.0, ge=0, le=1440)
     credentials: list[str] = Field(default_factory=list)
     config_schema: dict[str, Any]
     trigger: dict[str, Any]

@@ -1,24 +1,24 @@
-"""Error analytics, agent health and system health, measured from the runs table."""
+"""Error groups and agent health, read from the rollups; system health, measured
+from the runs and workers tables."""
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import datetime, timedelta
+from typing import overload
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent, AgentStatus
+from botskis.analytics import service as analytics
+from botskis.analytics.ranges import Span
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.monitoring import schemas
-from botskis.monitoring.fingerprints import normalise_message
-from botskis.runs.models import QUEUED, RUNNING, AgentHealing, Run, RunStatus, Worker
+from botskis.runs.models import QUEUED, RUNNING, AgentHealing, Run, Worker
 
 MAX_GROUPS = 100
-# Percentiles are taken over at most this many recent finished runs.
-DURATION_SAMPLE = 5000
 
 
 async def error_groups(
@@ -29,110 +29,73 @@ async def error_groups(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> schemas.ErrorGroups:
-    conditions = [
-        Run.owner_id == owner_id,
-        Run.status == RunStatus.FAILED,
-        Run.error_fingerprint.is_not(None),
-    ]
-    if agent_id is not None:
-        conditions.append(Run.agent_id == agent_id)
-    if since is not None:
-        conditions.append(Run.finished_at >= since)
-    if until is not None:
-        conditions.append(Run.finished_at <= until)
-    rows = (
-        await session.execute(
-            select(
-                Run.error_fingerprint,
-                func.count(),
-                func.min(Run.finished_at),
-                func.max(Run.finished_at),
-            )
-            .where(*conditions)
-            .group_by(Run.error_fingerprint)
-            .order_by(func.count().desc(), func.max(Run.finished_at).desc())
-            .limit(MAX_GROUPS)
-        )
-    ).all()
-    total = sum(count for _fp, count, _first, _last in rows)
+    """Read from the error rollups, to the hour: a bucket counts when it holds
+    a failure inside [since, until]."""
+    span = Span.covering(since, until or utcnow())
+    counts = await analytics.error_counts(
+        session, owner_id, span, agent_id=agent_id, since=since, until=until
+    )
+    top = counts[:MAX_GROUPS]
+    fingerprints = [row.fingerprint for row in top]
+    samples = await analytics.error_samples(
+        session, owner_id, span, fingerprints, agent_id=agent_id
+    )
+    details = await analytics.fingerprint_details(session, fingerprints)
     items = []
-    for fingerprint, count, first, last in rows:
-        sample = await session.scalar(
-            select(Run)
-            .where(*conditions, Run.error_fingerprint == fingerprint)
-            .order_by(Run.finished_at.desc())
-            .limit(1)
-        )
-        if sample is None:
+    for row in top:
+        sample, detail = samples.get(row.fingerprint), details.get(row.fingerprint)
+        if sample is None or detail is None:
             continue
         items.append(
             schemas.ErrorGroup(
-                fingerprint=fingerprint,
-                error_kind=sample.error_kind,
-                message=normalise_message(sample.error_message),
-                step=sample.error_step,
-                template_slug=sample.template_slug,
-                count=count,
-                first_seen=first,
-                last_seen=last,
-                sample_run_id=sample.id,
+                fingerprint=row.fingerprint,
+                error_kind=detail.error_kind,
+                message=detail.message,
+                step=detail.step,
+                template_slug=detail.template_slug,
+                count=int(row.count),
+                first_seen=_aware(row.first_seen),
+                last_seen=_aware(row.last_seen),
+                sample_run_id=sample.sample_run_id,
                 sample_agent_id=sample.agent_id,
-                sample_message=sample.error_message,
+                sample_message=sample.sample_message,
             )
         )
-    return schemas.ErrorGroups(items=items, total_failed_runs=total)
-
-
-def percentile(sorted_values: list[int], fraction: float) -> int | None:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
+    return schemas.ErrorGroups(items=items, total_failed_runs=sum(int(row.count) for row in counts))
 
 
 async def agent_health(session: AsyncSession, agent: Agent) -> schemas.AgentHealth:
+    """Finished runs from the agent's rollups (to the hour), plus its runs that
+    are still queued or running."""
     now = utcnow()
-    day, week = now - timedelta(hours=24), now - timedelta(days=7)
-    counts = {
-        status: count
-        for status, count in await session.execute(
-            select(Run.status, func.count())
-            .where(Run.agent_id == agent.id, Run.created_at >= week)
-            .group_by(Run.status)
-        )
-    }
-    runs_24h = await session.scalar(
-        select(func.count()).select_from(Run).where(Run.agent_id == agent.id, Run.created_at >= day)
+    table = analytics.AGENT_ROLLUPS
+    scope = table.c.agent_id == agent.id
+    week = await analytics.totals(
+        session, table, scope, Span.covering(now - timedelta(days=7), now)
     )
-    durations = sorted(
-        duration
-        for duration in await session.scalars(
-            select(Run.duration_ms)
-            .where(
-                Run.agent_id == agent.id,
-                Run.created_at >= week,
-                Run.status.in_((RunStatus.SUCCEEDED, RunStatus.FAILED)),
-                Run.duration_ms.is_not(None),
-            )
-            .order_by(Run.created_at.desc())
-            .limit(DURATION_SAMPLE)
-        )
-        if duration is not None
+    day = await analytics.totals(
+        session, table, scope, Span.covering(now - timedelta(hours=24), now)
     )
-    succeeded, failed = counts.get(RunStatus.SUCCEEDED, 0), counts.get(RunStatus.FAILED, 0)
+    unfinished = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Run)
+            .where(Run.agent_id == agent.id, Run.status.in_((QUEUED, RUNNING)))
+        )
+        or 0
+    )
     healing = await session.get(AgentHealing, agent.id)
     return schemas.AgentHealth(
         agent_id=agent.id,
         status=agent.status,
         status_reason=agent.status_reason,
-        success_rate=(succeeded / (succeeded + failed)) if succeeded + failed else None,
-        runs_24h=runs_24h or 0,
-        runs_7d=sum(counts.values()),
-        succeeded_7d=succeeded,
-        failed_7d=failed,
-        p50_duration_ms=percentile(durations, 0.5),
-        p95_duration_ms=percentile(durations, 0.95),
+        success_rate=week.success_rate,
+        runs_24h=day.runs + unfinished,
+        runs_7d=week.runs + unfinished,
+        succeeded_7d=week.succeeded,
+        failed_7d=week.failed,
+        p50_duration_ms=week.p50_duration_ms,
+        p95_duration_ms=week.p95_duration_ms,
         consecutive_failures=agent.consecutive_failures,
         last_error=agent.last_error,
         last_run_at=agent.last_run_at,
@@ -184,6 +147,10 @@ async def system_health(session: AsyncSession, settings: Settings) -> schemas.Sy
     )
 
 
+@overload
+def _aware(value: datetime | str) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: datetime | str | None) -> datetime | None:
     """Aggregates bypass the column type on SQLite; bring them back to aware UTC."""
     if value is None:

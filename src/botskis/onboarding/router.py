@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from botskis.agents.router import present_agents
 from botskis.api.dependencies import SessionDep, SettingsDep
-from botskis.core.auth import CurrentUser
+from botskis.core.auth import CurrentUser, VerifiedUser
 from botskis.marketplace.catalog import get_catalog
 from botskis.onboarding import schemas, service
 from botskis.onboarding.models import OnboardingSession
@@ -96,7 +96,7 @@ async def recommend(
     responses={404: {"description": "No such template"}},
 )
 async def complete(
-    body: schemas.CompleteIn, user: CurrentUser, session: SessionDep, request: Request
+    body: schemas.CompleteIn, user: VerifiedUser, session: SessionDep, request: Request
 ) -> schemas.Completed:
     deployed = await service.complete(
         session, user.id, template_ids=body.template_ids, configs=body.configs

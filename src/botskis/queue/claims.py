@@ -35,6 +35,7 @@ from sqlalchemy import Row, Select, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
+from botskis.analytics.rollups import add_finished_runs, finished_run
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
@@ -281,5 +282,10 @@ async def reclaim_expired(database: Database, settings: Settings) -> int:
                 await session.flush()
                 run_update(session, run)
         await healing.record_outcomes(session, settings, failed)
+        await add_finished_runs(
+            session,
+            [finished_run(run) for run in failed],
+            price_per_million_tokens=settings.llm_price_per_million_tokens,
+        )
         await wake_workers_after_commit(session)
         return len(expired)

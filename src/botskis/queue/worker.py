@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import uuid
@@ -35,6 +36,8 @@ from botskis.queue.claims import claim_runs, reclaim_expired
 from botskis.queue.wakeup import CHANNEL, local_wake_events, wake_workers_after_commit
 from botskis.queue.writer import RunWriter
 from botskis.runs.models import Run, RunStatus, Worker
+from botskis.runs.retention import retention_loop
+from botskis.users.mail_outbox import start_mail_delivery
 
 STOP_GRACE_SECONDS = 2.0
 
@@ -75,6 +78,7 @@ class RunWorker:
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="worker-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat"),
+            start_mail_delivery(self.database, self.settings, self._stop_requested),
         ]
         if self.database.engine.dialect.name == "postgresql":
             self._loops.append(asyncio.create_task(self._listen_loop(), name="worker-listen"))
@@ -84,6 +88,12 @@ class RunWorker:
             asyncio.create_task(
                 billing_loop(self.database, self.settings, self._stop_requested),
                 name="worker-billing",
+            )
+        )
+        self._loops.append(
+            asyncio.create_task(
+                retention_loop(self.database, self.settings, self._stop_requested),
+                name="worker-retention",
             )
         )
         self.log.info("worker started")
@@ -265,6 +275,8 @@ async def run_worker_process(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await worker.start()
+        # Start-up objects live as long as the process: no collection walks them.
+        gc.freeze()
         await stop.wait()
     finally:
         await worker.stop()

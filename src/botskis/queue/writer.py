@@ -29,6 +29,7 @@ from loguru import logger
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from botskis.analytics.rollups import add_finished_runs, finished_run
 from botskis.config import Settings
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
@@ -279,6 +280,12 @@ class RunWriter:
                 error_message=run.error_message,
             )
         await healing.record_outcomes(session, self.settings, [run for run, _ in finals])
+        # Only runs this transaction proved it still holds get here: counted once.
+        await add_finished_runs(
+            session,
+            [finished_run(run, final.columns()) for run, final in finals],
+            price_per_million_tokens=self.settings.llm_price_per_million_tokens,
+        )
         if finals:
             # Slots (per agent, per user) opened: queued runs may now start.
             await wake_workers_after_commit(session)

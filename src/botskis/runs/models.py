@@ -50,6 +50,22 @@ class Run(IdMixin, TimestampMixin, Base):
         Index("ix_runs_agent_id_status_created_at", "agent_id", "status", "created_at"),
         Index("ix_runs_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_runs_worker_id_status", "worker_id", "status"),
+        # Pruning a run sets its retries' retry_of_id to NULL: found by index.
+        Index(
+            "ix_runs_retry_of_id",
+            "retry_of_id",
+            postgresql_where=text("retry_of_id IS NOT NULL"),
+            sqlite_where=text("retry_of_id IS NOT NULL"),
+        ),
+        # An account's runs not yet in the rollups (the dashboard metrics count
+        # them live; an agent's use ix_runs_agent_id_status_created_at).
+        Index(
+            "ix_runs_owner_id_unfinished",
+            "owner_id",
+            "status",
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
         # Partial indexes over the few queued and running runs, never the history:
         # the claim's exact order, and the running counts its limits read
         # (queue.claims). Queries must name the status as a literal to use them.

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, status
 
 from botskis.api.dependencies import SessionDep, SettingsDep
-from botskis.core.auth import CurrentUser
+from botskis.core.auth import CurrentUser, VerifiedUser
 from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.runs import schemas, service
@@ -30,7 +30,7 @@ IdempotencyKey = Annotated[
 )
 async def run_agent(
     agent_id: uuid.UUID,
-    user: CurrentUser,
+    user: VerifiedUser,
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
     body: schemas.RunCreate | None = None,
@@ -75,15 +75,17 @@ async def get_run(run_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> 
 
 
 @router.post("/runs/{run_id}/cancel", response_model=schemas.Run)
-async def cancel_run(run_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Run:
-    return await service.cancel_run(session, user.id, run_id)
+async def cancel_run(
+    run_id: uuid.UUID, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> Run:
+    return await service.cancel_run(session, settings, user.id, run_id)
 
 
 @router.post(
     "/runs/{run_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=schemas.RunAccepted
 )
 async def retry_run(
-    run_id: uuid.UUID, user: CurrentUser, session: SessionDep
+    run_id: uuid.UUID, user: VerifiedUser, session: SessionDep
 ) -> schemas.RunAccepted:
     run = await service.retry_run(session, user.id, run_id)
     return schemas.RunAccepted(run_id=run.id, status=run.status)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent, AgentStatus
 from botskis.agents.service import get_owned_agent, hash_token
+from botskis.analytics.rollups import add_finished_runs, finished_run
 from botskis.billing.service import admit_run
 from botskis.config import Settings
 from botskis.core.pagination import PageParams
@@ -161,8 +162,12 @@ async def list_runs(
     return list(rows), total
 
 
-async def cancel_run(session: AsyncSession, owner_id: uuid.UUID, run_id: uuid.UUID) -> Run:
-    """Cancel a queued or running run; a running one stops before its next step."""
+async def cancel_run(
+    session: AsyncSession, settings: Settings, owner_id: uuid.UUID, run_id: uuid.UUID
+) -> Run:
+    """Cancel a queued or running run; a running one stops before its next step.
+    The conditional UPDATE finishes it once: a second cancel, or the worker's
+    own finish, finds it no longer queued or running."""
     run = await get_owned_run(session, owner_id, run_id)
     now = utcnow()
     result = await session.execute(
@@ -176,6 +181,11 @@ async def cancel_run(session: AsyncSession, owner_id: uuid.UUID, run_id: uuid.UU
         raise RunNotCancellable(run.status)
     if run.started_at is not None:
         run.duration_ms = _millis(now - run.started_at)
+    await add_finished_runs(
+        session,
+        [finished_run(run)],
+        price_per_million_tokens=settings.llm_price_per_million_tokens,
+    )
     run_update(session, run)
     return run
 

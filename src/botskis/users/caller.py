@@ -25,6 +25,8 @@ class Caller:
     plan: str
     token_version: int
     created_at: datetime
+    email_verified_at: datetime | None
+    two_factor_enabled: bool
 
     @classmethod
     def of(cls, user: User) -> Caller:
@@ -38,4 +40,6 @@ class Caller:
             plan=user.plan,
             token_version=user.token_version,
             created_at=user.created_at,
+            email_verified_at=user.email_verified_at,
+            two_factor_enabled=user.two_factor_enabled,
         )

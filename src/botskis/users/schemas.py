@@ -2,9 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from botskis.core.security import BCRYPT_MAX_BYTES
 
@@ -42,9 +50,85 @@ class UserCreate(StrictModel):
     company: Company | None = None
 
 
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=1024)]
+OneTimeCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=40)]
+LinkToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
 class UserUpdate(StrictModel):
     full_name: FullName | None = None
     company: Company | None = None
+    # A new login address takes effect once the link mailed to it is opened; asking
+    # for it needs the current password.
+    email: Email | None = None
+    current_password: CurrentPassword | None = None
+
+
+class AccountDeletion(StrictModel):
+    password: CurrentPassword
+    # The current TOTP code or a recovery code, when two-factor authentication is on.
+    code: OneTimeCode | None = None
+
+
+class VerifyEmail(StrictModel):
+    token: LinkToken
+
+
+class PasswordResetRequest(StrictModel):
+    email: Email
+
+
+class PasswordResetConfirm(StrictModel):
+    token: LinkToken
+    new_password: Password
+
+
+class Accepted(BaseModel):
+    detail: str
+
+
+class MfaChallenge(BaseModel):
+    """A 2FA account's answer to a right password: complete it with the code at
+    POST /api/v1/auth/login/mfa."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int
+
+
+class MfaLogin(StrictModel):
+    mfa_token: Annotated[str, Field(min_length=1, max_length=2048)]
+    code: OneTimeCode | None = None
+    recovery_code: OneTimeCode | None = None
+
+    @model_validator(mode="after")
+    def _one_code(self) -> MfaLogin:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send exactly one of code and recovery_code")
+        return self
+
+
+class TwoFactorSetup(BaseModel):
+    secret: str
+    otpauth_uri: str
+    # An SVG document of the QR code for otpauth_uri, made on the server.
+    qr_svg: str
+
+
+class TwoFactorCode(StrictModel):
+    code: OneTimeCode
+
+
+class TwoFactorDisable(StrictModel):
+    password: CurrentPassword
+    # The current TOTP code or a recovery code.
+    code: OneTimeCode
+
+
+class RecoveryCodes(BaseModel):
+    """Shown once: only their hashes are kept."""
+
+    recovery_codes: list[str]
 
 
 class PasswordChange(StrictModel):
@@ -74,3 +158,13 @@ class User(BaseModel):
     is_superuser: bool
     plan: str
     created_at: datetime
+    email_verified_at: datetime | None
+    two_factor_enabled: bool
+
+
+class BrowserSession(BaseModel):
+    """A dashboard login: the token itself is only in the httpOnly cookie."""
+
+    user: User
+    csrf_token: str
+    expires_at: datetime

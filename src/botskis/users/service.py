@@ -5,20 +5,32 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from loguru import logger
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.config import Settings
 from botskis.core.security import (
     BCRYPT_MAX_BYTES,
     AccessToken,
+    InvalidToken,
     PasswordHasher,
     TokenClaims,
     create_access_token,
+    create_mfa_token,
+    decode_mfa_token,
 )
+from botskis.database.base import utcnow
 from botskis.runs.locking import lock_running_runs
 from botskis.runs.models import Run
-from botskis.users.errors import EmailTaken, InactiveUser, InvalidCredentials, WrongPassword
+from botskis.users.errors import (
+    EmailTaken,
+    InactiveUser,
+    InvalidCredentials,
+    MfaTokenInvalid,
+    PasswordMismatch,
+    WrongPassword,
+)
 from botskis.users.models import RevokedToken, User
 
 
@@ -35,6 +47,7 @@ async def create_user(
     full_name: str,
     company: str | None = None,
     is_superuser: bool = False,
+    email_verified: bool = False,
 ) -> User:
     email = email.strip().lower()
     # Hashed before any query: the session takes a connection at its first query
@@ -48,6 +61,7 @@ async def create_user(
         full_name=full_name,
         company=company,
         is_superuser=is_superuser,
+        email_verified_at=utcnow() if email_verified else None,
     )
     session.add(user)
     await session.flush()
@@ -66,6 +80,41 @@ async def verify_credentials(hasher: PasswordHasher, user: User | None, password
     if not user.is_active:
         raise InactiveUser()
     return user
+
+
+def issue_mfa_token(settings: Settings, user: User) -> AccessToken:
+    return create_mfa_token(
+        settings.secret_key, user.id, user.token_version, settings.mfa_token_minutes
+    )
+
+
+async def user_of_mfa_token(
+    session: AsyncSession, settings: Settings, token: str
+) -> tuple[User, TokenClaims]:
+    """The user an unused, unexpired mfa_token was issued to (spend it with
+    `spend_mfa_token` once the code is right)."""
+    try:
+        claims = decode_mfa_token(settings.secret_key, token)
+    except InvalidToken as exc:
+        logger.bind(security=True, reason=str(exc)[:80]).warning("mfa token rejected")
+        raise MfaTokenInvalid() from exc
+    spent = exists().where(RevokedToken.jti == claims.jti)
+    row = (
+        await session.execute(select(User, spent.label("spent")).where(User.id == claims.subject))
+    ).first()
+    if row is None:
+        raise MfaTokenInvalid()
+    user, is_spent = row
+    if is_spent or user.token_version != claims.version or not user.two_factor_enabled:
+        raise MfaTokenInvalid()
+    if not user.is_active:
+        raise InactiveUser()
+    return user, claims
+
+
+def spend_mfa_token(session: AsyncSession, user: User, claims: TokenClaims) -> None:
+    """One password check buys one successful code at most."""
+    session.add(RevokedToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
 
 
 def issue_token(settings: Settings, user: User) -> AccessToken:
@@ -106,6 +155,12 @@ async def change_password(
     user.hashed_password = await hasher.hash(new_password)
     user.token_version += 1
     await session.flush()
+
+
+async def check_password(hasher: PasswordHasher, user: User, password: str) -> None:
+    """A confirmation password: a 400 naming the field when it is wrong."""
+    if not await hasher.verify(password, user.hashed_password):
+        raise PasswordMismatch()
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:

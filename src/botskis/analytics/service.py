@@ -1,0 +1,354 @@
+"""Analytics read from the rollups: totals, time series, failing agents, error
+groups and time saved. Every query is bounded by the range asked (see
+`ranges.Span`), never by how many runs exist."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from botskis.agents.models import Agent
+from botskis.analytics import schemas
+from botskis.analytics.errors import InvalidRange
+from botskis.analytics.models import (
+    COUNTER_COLUMNS,
+    HISTOGRAM_COLUMNS,
+    AccountRollup,
+    AgentRollup,
+    ErrorFingerprint,
+    ErrorRollup,
+    Granularity,
+)
+from botskis.analytics.ranges import STEP, Span, floor_to, histogram_percentile
+
+AGENT_ROLLUPS: Table = AgentRollup.__table__  # type: ignore[assignment]
+ACCOUNT_ROLLUPS: Table = AccountRollup.__table__  # type: ignore[assignment]
+ERROR_ROLLUPS: Table = ErrorRollup.__table__  # type: ignore[assignment]
+MAX_SPAN = {Granularity.HOUR: timedelta(days=31), Granularity.DAY: timedelta(days=400)}
+DEFAULT_SPAN = timedelta(days=7)
+TOP_AGENTS = 10
+TOP_ERRORS = 10
+
+
+@dataclass(frozen=True)
+class Range:
+    """A validated analytics range."""
+
+    start: datetime
+    end: datetime
+    granularity: Granularity
+
+    @property
+    def span(self) -> Span:
+        return Span.covering(self.start, self.end)
+
+    @property
+    def previous(self) -> Span:
+        """The equally long span just before this one (for trends)."""
+        span = self.span
+        return Span(span.start - (span.end - span.start), span.start)
+
+
+def checked_range(
+    start: datetime | None, end: datetime | None, granularity: Granularity, now: datetime
+) -> Range:
+    end = end or now
+    start = start or end - DEFAULT_SPAN
+    if start >= end:
+        raise InvalidRange("from", "must be before 'to'")
+    if end - start > MAX_SPAN[granularity]:
+        days = MAX_SPAN[granularity].days
+        raise InvalidRange(
+            "to", f"a range at {granularity.value} granularity spans at most {days} days"
+        )
+    return Range(start, end, granularity)
+
+
+def _sums(table: Table) -> list[Any]:
+    return [
+        *(func.coalesce(func.sum(table.c[name]), 0).label(name) for name in COUNTER_COLUMNS),
+        func.coalesce(func.max(table.c.duration_max_ms), 0).label("duration_max_ms"),
+    ]
+
+
+def figures(row: Any) -> schemas.RunFigures:
+    values = {
+        name: int(getattr(row, name, 0) or 0) for name in (*COUNTER_COLUMNS, "duration_max_ms")
+    }
+    decided = values["succeeded"] + values["failed"]
+    histogram = [values[name] for name in HISTOGRAM_COLUMNS]
+    count, longest = values["duration_count"], values["duration_max_ms"]
+    return schemas.RunFigures(
+        runs=decided + values["cancelled"],
+        succeeded=values["succeeded"],
+        failed=values["failed"],
+        cancelled=values["cancelled"],
+        auto_healed=values["auto_healed"],
+        success_rate=round(values["succeeded"] / decided, 4) if decided else None,
+        avg_duration_ms=round(values["duration_sum_ms"] / count) if count else None,
+        p50_duration_ms=histogram_percentile(histogram, 0.50, longest),
+        p95_duration_ms=histogram_percentile(histogram, 0.95, longest),
+        p99_duration_ms=histogram_percentile(histogram, 0.99, longest),
+        tokens=values["tokens"],
+        cost_usd=values["cost_micros"] / 1_000_000,
+    )
+
+
+async def totals(
+    session: AsyncSession, table: Table, scope: ColumnElement[bool], span: Span
+) -> schemas.RunFigures:
+    row = (await session.execute(select(*_sums(table)).where(scope, span.buckets(table)))).one()
+    return figures(row)
+
+
+async def series(
+    session: AsyncSession, table: Table, scope: ColumnElement[bool], window: Range
+) -> list[schemas.SeriesPoint]:
+    """One point per bucket of the range's granularity, empty buckets included."""
+    span = window.span
+    first = floor_to(span.start, window.granularity)
+    rows = await session.execute(
+        select(table.c.bucket, *_sums(table))
+        .where(
+            scope,
+            table.c.granularity == window.granularity.value,
+            table.c.bucket >= first,
+            table.c.bucket < span.end,
+        )
+        .group_by(table.c.bucket)
+    )
+    found = {row.bucket: figures(row) for row in rows}
+    empty = figures(None)
+    points = []
+    bucket = first
+    while bucket < span.end:
+        point = found.get(bucket, empty)
+        points.append(schemas.SeriesPoint(bucket=bucket, **point.model_dump()))
+        bucket += STEP[window.granularity]
+    return points
+
+
+def _error_scope(owner_id: uuid.UUID, agent_id: uuid.UUID | None) -> ColumnElement[bool]:
+    scope = ERROR_ROLLUPS.c.owner_id == owner_id
+    if agent_id is not None:
+        scope = and_(scope, ERROR_ROLLUPS.c.agent_id == agent_id)
+    return scope
+
+
+async def error_counts(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    span: Span,
+    *,
+    agent_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    fingerprints: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[Any]:
+    """Per fingerprint: failures, first and last seen, most frequent first.
+    `since`/`until` also drop bucket rows whose failures all lie outside them."""
+    table = ERROR_ROLLUPS
+    conditions = [_error_scope(owner_id, agent_id), span.buckets(table)]
+    if since is not None:
+        conditions.append(table.c.last_seen >= since)
+    if until is not None:
+        conditions.append(table.c.first_seen <= until)
+    if fingerprints is not None:
+        conditions.append(table.c.fingerprint.in_(list(fingerprints)))
+    total = func.sum(table.c["count"])
+    query = (
+        select(
+            table.c.fingerprint,
+            total.label("count"),
+            func.min(table.c.first_seen).label("first_seen"),
+            func.max(table.c.last_seen).label("last_seen"),
+        )
+        .where(*conditions)
+        .group_by(table.c.fingerprint)
+        .order_by(total.desc(), func.max(table.c.last_seen).desc(), table.c.fingerprint)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def error_samples(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    span: Span,
+    fingerprints: Sequence[str],
+    *,
+    agent_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The latest failure of each fingerprint in the span."""
+    if not fingerprints:
+        return {}
+    table = ERROR_ROLLUPS
+    latest = (
+        select(
+            table.c.fingerprint,
+            table.c.agent_id,
+            table.c.sample_run_id,
+            table.c.sample_message,
+            func.row_number()
+            .over(partition_by=table.c.fingerprint, order_by=table.c.last_seen.desc())
+            .label("rank"),
+        )
+        .where(
+            _error_scope(owner_id, agent_id),
+            span.buckets(table),
+            table.c.fingerprint.in_(list(fingerprints)),
+        )
+        .subquery()
+    )
+    rows = await session.execute(select(latest).where(latest.c.rank == 1))
+    return {row.fingerprint: row for row in rows}
+
+
+async def fingerprint_details(
+    session: AsyncSession, fingerprints: Sequence[str]
+) -> dict[str, ErrorFingerprint]:
+    if not fingerprints:
+        return {}
+    rows = await session.scalars(
+        select(ErrorFingerprint).where(ErrorFingerprint.fingerprint.in_(list(fingerprints)))
+    )
+    return {row.fingerprint: row for row in rows}
+
+
+def _trend(count: int, previous: int) -> str:
+    if previous == 0:
+        return "new"
+    if count > previous * 1.1:
+        return "rising"
+    if count < previous * 0.9:
+        return "falling"
+    return "steady"
+
+
+async def top_errors(
+    session: AsyncSession, owner_id: uuid.UUID, window: Range, agent_id: uuid.UUID | None = None
+) -> list[schemas.TopError]:
+    current = await error_counts(
+        session, owner_id, window.span, agent_id=agent_id, limit=TOP_ERRORS
+    )
+    fingerprints = [row.fingerprint for row in current]
+    before = (
+        {
+            row.fingerprint: int(row.count)
+            for row in await error_counts(
+                session, owner_id, window.previous, agent_id=agent_id, fingerprints=fingerprints
+            )
+        }
+        if fingerprints
+        else {}
+    )
+    details = await fingerprint_details(session, fingerprints)
+    items = []
+    for row in current:
+        detail = details.get(row.fingerprint)
+        previous = before.get(row.fingerprint, 0)
+        items.append(
+            schemas.TopError(
+                fingerprint=row.fingerprint,
+                error_kind=detail.error_kind if detail else None,
+                message=detail.message if detail else "",
+                step=detail.step if detail else None,
+                template_slug=detail.template_slug if detail else "",
+                count=int(row.count),
+                previous_count=previous,
+                trend=_trend(int(row.count), previous),  # type: ignore[arg-type]
+                last_seen=row.last_seen,
+            )
+        )
+    return items
+
+
+async def top_failing_agents(
+    session: AsyncSession, owner_id: uuid.UUID, span: Span
+) -> list[schemas.FailingAgent]:
+    table = AGENT_ROLLUPS
+    failed = func.sum(table.c.failed)
+    rows = await session.execute(
+        select(
+            table.c.agent_id,
+            Agent.name,
+            failed.label("failed"),
+            func.sum(table.c.succeeded).label("succeeded"),
+            func.sum(table.c.cancelled).label("cancelled"),
+        )
+        .select_from(table)
+        .join(Agent, Agent.id == table.c.agent_id)
+        .where(table.c.owner_id == owner_id, span.buckets(table))
+        .group_by(table.c.agent_id, Agent.name)
+        .having(failed > 0)
+        .order_by(failed.desc(), table.c.agent_id)
+        .limit(TOP_AGENTS)
+    )
+    agents = []
+    for row in rows:
+        decided = int(row.succeeded) + int(row.failed)
+        agents.append(
+            schemas.FailingAgent(
+                agent_id=row.agent_id,
+                name=row.name,
+                failed=int(row.failed),
+                runs=decided + int(row.cancelled),
+                success_rate=round(int(row.succeeded) / decided, 4) if decided else None,
+            )
+        )
+    return agents
+
+
+async def time_saved(
+    session: AsyncSession, scope: ColumnElement[bool], span: Span
+) -> schemas.TimeSaved:
+    table = AGENT_ROLLUPS
+    minutes = await session.scalar(
+        select(func.coalesce(func.sum(table.c.succeeded * Agent.minutes_saved_per_run), 0))
+        .select_from(table)
+        .join(Agent, Agent.id == table.c.agent_id)
+        .where(scope, span.buckets(table))
+    )
+    value = float(minutes or 0)
+    return schemas.TimeSaved(minutes=round(value, 2), hours=round(value / 60, 2))
+
+
+async def overview(session: AsyncSession, owner_id: uuid.UUID, window: Range) -> schemas.Overview:
+    account = ACCOUNT_ROLLUPS.c.owner_id == owner_id
+    span = window.span
+    return schemas.Overview(
+        start=window.start,
+        end=window.end,
+        granularity=window.granularity,
+        totals=await totals(session, ACCOUNT_ROLLUPS, account, span),
+        series=await series(session, ACCOUNT_ROLLUPS, account, window),
+        top_errors=await top_errors(session, owner_id, window),
+        time_saved=await time_saved(session, AGENT_ROLLUPS.c.owner_id == owner_id, span),
+        top_failing_agents=await top_failing_agents(session, owner_id, span),
+    )
+
+
+async def agent_analytics(
+    session: AsyncSession, agent: Agent, window: Range
+) -> schemas.AgentAnalytics:
+    scope = AGENT_ROLLUPS.c.agent_id == agent.id
+    span = window.span
+    return schemas.AgentAnalytics(
+        start=window.start,
+        end=window.end,
+        granularity=window.granularity,
+        agent_id=agent.id,
+        minutes_saved_per_run=agent.minutes_saved_per_run,
+        totals=await totals(session, AGENT_ROLLUPS, scope, span),
+        series=await series(session, AGENT_ROLLUPS, scope, window),
+        top_errors=await top_errors(session, agent.owner_id, window, agent.id),
+        time_saved=await time_saved(session, scope, span),
+    )

@@ -1,0 +1,56 @@
+import { useState, type FormEvent } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import { ProblemAlert } from "../../app/components/ProblemAlert";
+import { Field } from "../../app/components/Field";
+import { usePageTitle } from "../../app/components/usePageTitle";
+import { landingPath } from "../hooks/afterLogin";
+import { fieldErrors } from "../hooks/useFieldErrors";
+import { useSession } from "../session";
+
+export default function LoginPage() {
+  usePageTitle("Log in");
+  const { logIn } = useSession();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const { fields, form } = fieldErrors(error);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const user = await logIn(email, password);
+      navigate(await landingPath(user.id, params.get("next")), { replace: true });
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="narrow" aria-labelledby="login-title">
+      <h1 id="login-title">Log in</h1>
+      {params.get("expired") ? (
+        <p className="notice" role="status">
+          Your session has ended. Log in again to continue where you were.
+        </p>
+      ) : null}
+      <form onSubmit={submit} noValidate>
+        <Field label="Email" type="email" name="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} error={fields.email} />
+        <Field label="Password" type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} error={fields.password} />
+        <ProblemAlert error={form} />
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? "Logging in..." : "Log in"}
+        </button>
+      </form>
+      <p>
+        New here? <Link to="/signup">Create an account</Link>
+      </p>
+    </section>
+  );
+}

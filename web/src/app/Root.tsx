@@ -1,0 +1,29 @@
+import { Outlet } from "react-router";
+import { SessionProvider, useSession } from "../account/session";
+import { LiveProvider } from "../live/LiveProvider";
+import { Layout } from "./Layout";
+
+function Shell() {
+  const { user } = useSession();
+  const page = (
+    <Layout>
+      <Outlet />
+    </Layout>
+  );
+  // One socket per logged-in user, shared by every page; remounted on a new login.
+  return user ? (
+    <LiveProvider key={user.id} userId={user.id}>
+      {page}
+    </LiveProvider>
+  ) : (
+    page
+  );
+}
+
+export function Root() {
+  return (
+    <SessionProvider>
+      <Shell />
+    </SessionProvider>
+  );
+}

@@ -19,7 +19,7 @@ FORGED = "%0d%0aFORGED%20|%20INFO%20|%20forged%00"
 
 @pytest.fixture
 async def json_client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(make_settings(database_url, tmp_path / "logs", log_json=True))
+    application = create_app(make_settings(database_url, tmp_path / "logs", log_format="json"))
     async with LifespanManager(application, startup_timeout=60, shutdown_timeout=60):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -268,15 +268,6 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         return self.public_url.rstrip("/")
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
-    def sync_database_url(self) -> str:
-        """The same database for tools that are not async (Alembic offline, DBOS)."""
-        return self.database_url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
-
 
 def settings_error_line(error: ValidationError) -> str:
     """One readable line naming each bad setting, for start-up failures."""

@@ -150,10 +150,6 @@ async def get_owned_agent(session: AsyncSession, owner_id: uuid.UUID, agent_id: 
     return agent
 
 
-async def get_agent_by_webhook_token(session: AsyncSession, token: str) -> Agent | None:
-    return await session.scalar(select(Agent).where(Agent.webhook_token_hash == hash_token(token)))
-
-
 async def list_agents(
     session: AsyncSession,
     owner_id: uuid.UUID,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, Undefined, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
@@ -141,12 +141,3 @@ def check_expression(expression: str) -> None:
         ENVIRONMENT.compile_expression(expression)
     except TemplateError as exc:
         raise RenderError(expression, str(exc)) from exc
-
-
-def referenced_names(text: str) -> set[str]:
-    """Top-level names a template reads (for checks such as `steps` ordering)."""
-    try:
-        tree = ENVIRONMENT.parse(text)
-    except TemplateError:
-        return set()
-    return {node.name for node in tree.find_all(nodes.Name) if node.ctx == "load"}

@@ -16,9 +16,20 @@ from botskis.agents.models import Agent
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.execution.scheduler import fire_due_schedules
-from tests.users.factories import Account
+from tests.fakes.smtp_server import FakeSmtpServer
+from tests.users.factories import Account, sign_up
+from tests.users.mailbox import mails_to
 
 FINISHED = ("succeeded", "failed", "cancelled")
+
+
+async def sign_up_quietly(client: httpx.AsyncClient, smtp: FakeSmtpServer) -> Account:
+    """Sign up, then take the account's verification mail out of the fake's inbox,
+    so that what a test reads there is only what its agent sent."""
+    account = await sign_up(client)
+    await mails_to(smtp, account.email)
+    smtp.reset()
+    return account
 
 
 async def store_credential(

@@ -30,4 +30,5 @@ def settings(
         smtp_starttls=False,
         worker_poll_seconds=0.2,
         worker_heartbeat_seconds=0.2,
+        mail_poll_seconds=0.2,
     )

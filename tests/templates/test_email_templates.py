@@ -10,7 +10,13 @@ from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.fakes.threaded_http import Reply
 from tests.fakes.vendor_server import FakeVendorServer
-from tests.templates.agent_runs import deliver_webhook, deploy, step_statuses, store_credential
+from tests.templates.agent_runs import (
+    deliver_webhook,
+    deploy,
+    sign_up_quietly,
+    step_statuses,
+    store_credential,
+)
 from tests.users.factories import sign_up
 
 INBOUND = {
@@ -80,7 +86,7 @@ async def test_gmail_trello_skips_emails_without_a_keyword(
 async def test_email_assistant_drafts_to_the_reviewer_unless_auto_send_is_confident(
     client: httpx.AsyncClient, fake_openai: FakeOpenAIServer, fake_smtp: FakeSmtpServer
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     config = {"reviewer_email": "owner@shop.test", "tone": "friendly", "signature": "— Shop"}
     agent = await deploy(client, account, "email-response-assistant", config)
     draft = {"subject": "Re: pricing", "body": "Done by Friday!", "confidence": 0.9}
@@ -113,7 +119,7 @@ async def test_email_assistant_drafts_to_the_reviewer_unless_auto_send_is_confid
 async def test_email_assistant_ignores_no_reply_senders(
     client: httpx.AsyncClient, fake_openai: FakeOpenAIServer, fake_smtp: FakeSmtpServer
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     agent = await deploy(
         client, account, "email-response-assistant", {"reviewer_email": "o@shop.test"}
     )
@@ -130,7 +136,7 @@ async def test_invoice_processor_records_the_invoice_and_asks_for_approval_above
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     await store_credential(client, account, "http_bearer", {"token": "acct-token"})
     agent = await deploy(
         client,

@@ -8,7 +8,13 @@ from fastapi import FastAPI
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.fakes.vendor_server import FakeVendorServer
-from tests.templates.agent_runs import deploy, fire_schedule, run_manually, store_credential
+from tests.templates.agent_runs import (
+    deploy,
+    fire_schedule,
+    run_manually,
+    sign_up_quietly,
+    store_credential,
+)
 from tests.users.factories import sign_up
 
 
@@ -49,7 +55,7 @@ async def test_content_repurposer_queues_linkedin_and_emails_the_pack(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     await store_credential(client, account, "http_bearer", {"token": "buffer-token"})
     agent = await deploy(
         client,

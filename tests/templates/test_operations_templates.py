@@ -14,6 +14,7 @@ from tests.templates.agent_runs import (
     deliver_webhook,
     deploy,
     fire_schedule,
+    sign_up_quietly,
     step_statuses,
     store_credential,
 )
@@ -53,7 +54,7 @@ async def test_inventory_monitor_reports_low_stock_variants_from_shopify(
     fake_smtp: FakeSmtpServer,
     fake_openai: FakeOpenAIServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     await store_credential(
         client, account, "shopify", {"shop_domain": "shop.test", "access_token": "shpat_1"}
     )
@@ -153,7 +154,7 @@ async def test_health_monitor_alerts_on_a_wrong_status(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     agent = await deploy(
         client,
         account,

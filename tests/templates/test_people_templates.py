@@ -13,6 +13,7 @@ from tests.templates.agent_runs import (
     deliver_webhook,
     deploy,
     fire_schedule,
+    sign_up_quietly,
     step_statuses,
     store_credential,
 )
@@ -22,7 +23,7 @@ from tests.users.factories import sign_up
 async def test_resume_screener_emails_the_assessment_and_acknowledges_the_candidate(
     client: httpx.AsyncClient, fake_openai: FakeOpenAIServer, fake_smtp: FakeSmtpServer
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     agent = await deploy(
         client,
         account,
@@ -136,7 +137,7 @@ async def test_churn_predictor_emails_at_risk_accounts_and_alerts_slack(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     agent = await deploy(
         client,
         account,

@@ -13,10 +13,10 @@ from tests.templates.agent_runs import (
     deliver_webhook,
     deploy,
     fire_schedule,
+    sign_up_quietly,
     step_statuses,
     store_credential,
 )
-from tests.users.factories import sign_up
 
 
 async def test_meeting_notes_are_emailed_to_attendees_and_posted_to_slack(
@@ -25,7 +25,7 @@ async def test_meeting_notes_are_emailed_to_attendees_and_posted_to_slack(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     agent = await deploy(
         client,
         account,
@@ -69,7 +69,7 @@ async def test_expense_is_appended_to_airtable_and_over_limit_goes_to_the_approv
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     await store_credential(client, account, "http_bearer", {"token": "airtable-pat"})
     agent = await deploy(
         client,
@@ -122,7 +122,7 @@ async def test_expense_under_limit_needs_no_approval(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     await store_credential(client, account, "http_bearer", {"token": "airtable-pat"})
     agent = await deploy(
         client,
@@ -158,7 +158,7 @@ async def test_report_generator_fetches_figures_and_emails_the_written_report(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     agent = await deploy(
         client,
         account,

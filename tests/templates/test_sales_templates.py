@@ -13,6 +13,7 @@ from tests.templates.agent_runs import (
     deliver_webhook,
     deploy,
     fire_schedule,
+    sign_up_quietly,
     step_statuses,
     store_credential,
 )
@@ -96,7 +97,7 @@ async def test_sales_follow_up_emails_quiet_contacts_and_logs_notes_in_hubspot(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     await store_credential(client, account, "hubspot", {"access_token": "hs-token"})
     agent = await deploy(
         client,
@@ -166,7 +167,7 @@ async def test_meeting_scheduler_replies_with_free_calcom_slots(
     fake_vendor: FakeVendorServer,
     fake_smtp: FakeSmtpServer,
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     await store_credential(client, account, "http_bearer", {"token": "cal-key"})
     agent = await deploy(
         client,

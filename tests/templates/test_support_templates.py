@@ -8,7 +8,7 @@ import httpx
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.smtp_server import FakeSmtpServer
 from tests.fakes.vendor_server import FakeVendorServer
-from tests.templates.agent_runs import deliver_webhook, deploy, step_statuses
+from tests.templates.agent_runs import deliver_webhook, deploy, sign_up_quietly, step_statuses
 from tests.users.factories import sign_up
 
 
@@ -71,7 +71,7 @@ async def test_triager_sends_unrouted_categories_to_the_default_channel(
 async def test_faq_responder_answers_from_the_faq_and_escalates_the_rest(
     client: httpx.AsyncClient, fake_openai: FakeOpenAIServer, fake_smtp: FakeSmtpServer
 ) -> None:
-    account = await sign_up(client)
+    account = await sign_up_quietly(client, fake_smtp)
     agent = await deploy(
         client,
         account,

@@ -68,7 +68,12 @@ class Settings(BaseSettings):
     # Live events written straight to the socket (api/websocket_fast_path.py).
     ws_fast_path: bool = True
 
+    # A login's access token for API clients, unless the login asks for a short one.
     access_token_expire_minutes: int = Field(default=7 * 24 * 60, ge=1, le=60 * 24 * 90)
+    # The short-lived access tokens that come with refresh: the dashboard's cookie,
+    # every token from POST /auth/refresh, a login with token_lifetime "short".
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: float = Field(default=30.0, gt=0, le=365)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
 
     # Empty: no log files (with LOG_FORMAT=json, stdout only).

@@ -4,10 +4,14 @@ a bearer header carries (core/auth.py checks both the same way).
 
 * `botskis_session` holds the access token: httpOnly, SameSite=Lax, Path=/, Secure
   over https and in production (`Settings.secure_cookies`).
+* `botskis_refresh` holds the session's refresh token: httpOnly, SameSite=Lax, and
+  sent only to /api/v1/auth (where POST /auth/session/refresh exchanges it for a
+  new pair of cookies when the short-lived access token has expired).
 * `botskis_csrf` holds the CSRF token, readable by the page's script, which echoes
   it in an `X-CSRF-Token` header on every unsafe request (double submit). The value
-  is an HMAC of the session's id (the token's `jti`) under SECRET_KEY, so a cookie
-  planted by a sibling subdomain cannot forge it, and each login gets a new one.
+  is an HMAC of the session's id (the token's `sid`, or its `jti` for a token
+  without a session) under SECRET_KEY, so a cookie planted by a sibling subdomain
+  cannot forge it; each login gets a new one, and it lasts as long as the session.
 * A request that sends `Authorization: Bearer` is judged by that header alone; its
   cookies are never read, so API clients are untouched.
 * The WebSocket takes the session cookie only from pages of this server's own
@@ -20,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import uuid
 
 from loguru import logger
 from starlette.requests import HTTPConnection
@@ -30,6 +35,8 @@ from botskis.core.errors import Forbidden
 from botskis.core.security import AccessToken, TokenClaims
 
 SESSION_COOKIE = "botskis_session"
+REFRESH_COOKIE = "botskis_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
 CSRF_COOKIE = "botskis_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -58,6 +65,11 @@ def session_token(connection: HTTPConnection) -> str | None:
     return connection.cookies.get(SESSION_COOKIE) or None
 
 
+def refresh_token(connection: HTTPConnection) -> str | None:
+    """The refresh token of the refresh cookie (sent only to /api/v1/auth)."""
+    return connection.cookies.get(REFRESH_COOKIE) or None
+
+
 def is_cookie_session(connection: HTTPConnection) -> bool:
     """Whether the caller was authenticated by the session cookie (core/auth.py
     notes it), not by a bearer header."""
@@ -70,26 +82,49 @@ def require_csrf(connection: HTTPConnection, claims: TokenClaims, secret_key: st
     method = connection.scope.get("method", "GET")
     if method in SAFE_METHODS:
         return
-    expected = csrf_token(secret_key, claims.jti)
+    session_id = str(claims.session_id) if claims.session_id is not None else claims.jti
+    require_csrf_of(connection, claims.subject, session_id, secret_key)
+
+
+def require_csrf_of(
+    connection: HTTPConnection, user_id: uuid.UUID, session_id: str, secret_key: str
+) -> None:
+    """The CSRF echo of this session, whatever the method (the refresh and logout
+    endpoints find the session from the refresh cookie)."""
+    expected = csrf_token(secret_key, session_id)
     header = connection.headers.get(CSRF_HEADER, "")
     cookie = connection.cookies.get(CSRF_COOKIE, "")
     if not (hmac.compare_digest(header, expected) and hmac.compare_digest(cookie, expected)):
-        logger.bind(security=True, user_id=str(claims.subject)).warning("csrf refused")
+        logger.bind(security=True, user_id=str(user_id)).warning("csrf refused")
         raise CsrfRefused()
 
 
 def set_session_cookies(
-    response: Response, connection: HTTPConnection, settings: Settings, token: AccessToken
+    response: Response,
+    connection: HTTPConnection,
+    settings: Settings,
+    *,
+    session_id: uuid.UUID,
+    access: AccessToken,
+    refresh: str,
+    refresh_max_age: int,
 ) -> str:
-    """Both cookies for a freshly issued token; returns the CSRF token."""
+    """The three cookies of a freshly issued access and refresh token; returns the
+    CSRF token. The access cookie goes when its token expires, the other two when
+    the refresh token does."""
     secure = settings.secure_cookies(connection.url.scheme)
-    csrf = csrf_token(settings.secret_key, token.jti)
-    for name, value, http_only in ((SESSION_COOKIE, token.token, True), (CSRF_COOKIE, csrf, False)):
+    csrf = csrf_token(settings.secret_key, str(session_id))
+    cookies = (
+        (SESSION_COOKIE, access.token, access.expires_in, "/", True),
+        (REFRESH_COOKIE, refresh, refresh_max_age, REFRESH_COOKIE_PATH, True),
+        (CSRF_COOKIE, csrf, refresh_max_age, "/", False),
+    )
+    for name, value, max_age, path, http_only in cookies:
         response.set_cookie(
             name,
             value,
-            max_age=token.expires_in,
-            path="/",
+            max_age=max_age,
+            path=path,
             secure=secure,
             httponly=http_only,
             samesite="lax",
@@ -101,8 +136,13 @@ def clear_session_cookies(
     response: Response, connection: HTTPConnection, settings: Settings
 ) -> None:
     secure = settings.secure_cookies(connection.url.scheme)
-    for name, http_only in ((SESSION_COOKIE, True), (CSRF_COOKIE, False)):
-        response.delete_cookie(name, path="/", secure=secure, httponly=http_only, samesite="lax")
+    cookies = (
+        (SESSION_COOKIE, "/", True),
+        (REFRESH_COOKIE, REFRESH_COOKIE_PATH, True),
+        (CSRF_COOKIE, "/", False),
+    )
+    for name, path, http_only in cookies:
+        response.delete_cookie(name, path=path, secure=secure, httponly=http_only, samesite="lax")
 
 
 def socket_origin_allowed(connection: HTTPConnection, settings: Settings) -> bool:

@@ -78,6 +78,9 @@ class TokenClaims:
     issued_at: datetime
     expires_at: datetime
     version: int
+    # The login session the token belongs to (users/sessions.py); None for a token
+    # issued before sessions existed.
+    session_id: uuid.UUID | None = None
 
 
 class InvalidToken(Exception):
@@ -85,18 +88,25 @@ class InvalidToken(Exception):
 
 
 def create_access_token(
-    secret_key: str, user_id: uuid.UUID, token_version: int, expire_minutes: int
+    secret_key: str,
+    user_id: uuid.UUID,
+    token_version: int,
+    expire_minutes: int,
+    *,
+    session_id: uuid.UUID | None = None,
 ) -> AccessToken:
     now = datetime.now(UTC)
     expires = now + timedelta(minutes=expire_minutes)
     jti = uuid.uuid4().hex
-    payload = {
+    payload: dict[str, str | int] = {
         "sub": str(user_id),
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
         "jti": jti,
         "ver": token_version,
     }
+    if session_id is not None:
+        payload["sid"] = str(session_id)
     token = jwt.encode(payload, secret_key, algorithm=JWT_ALGORITHM)
     return AccessToken(
         token=token,
@@ -121,6 +131,7 @@ def decode_access_token(secret_key: str, token: str) -> TokenClaims:
             issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
             version=int(payload["ver"]),
+            session_id=uuid.UUID(str(payload["sid"])) if "sid" in payload else None,
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc

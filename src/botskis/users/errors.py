@@ -1,4 +1,11 @@
-from botskis.core.errors import AppError, Conflict, Forbidden, Unauthorized, ValidationFailed
+from botskis.core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 
 
 class EmailTaken(Conflict):
@@ -122,3 +129,16 @@ class MfaTokenInvalid(Unauthorized):
             "The mfa_token is invalid, expired or already used: log in again",
             reason="mfa_token_invalid",
         )
+
+
+class RefreshTokenInvalid(Unauthorized):
+    def __init__(self) -> None:
+        super().__init__(
+            "The refresh token is invalid, expired or revoked: log in again",
+            reason="refresh_invalid",
+        )
+
+
+class SessionNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such session")

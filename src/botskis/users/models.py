@@ -40,6 +40,42 @@ class RevokedToken(Base):
     revoked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class UserSession(IdMixin, Base):
+    """One login: the family of refresh tokens that rotate from it, and the access
+    tokens they issue (which carry its id as `sid`). Revoking it ends them all;
+    the row stays until it expires, so a rotated token presented again is
+    recognised as reuse."""
+
+    __tablename__ = "user_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The newest refresh token's expiry: every rotation extends it.
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(Base):
+    """A refresh token of a session, stored as its SHA-256. `rotated_at` is set when
+    it is exchanged; presenting it after that is reuse."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column()
+
+
 class TokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
     CHANGE_EMAIL = "change_email"

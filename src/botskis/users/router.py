@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
@@ -20,11 +21,12 @@ from botskis.core.errors import AppError, Unauthorized, ValidationFailed
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
 from botskis.database.connection import Database
-from botskis.users import schemas, service, two_factor, verification
+from botskis.users import schemas, service, sessions, two_factor, verification
 from botskis.users.caller import Caller
-from botskis.users.errors import PasswordConfirmationRequired
+from botskis.users.errors import PasswordConfirmationRequired, RefreshTokenInvalid
 from botskis.users.lockout import CodeLockout
-from botskis.users.models import User
+from botskis.users.models import User, UserSession
+from botskis.users.sessions import RevokeReason
 
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["users"])
@@ -142,10 +144,39 @@ async def _authenticate(
     return user
 
 
-def _tokens(settings: Settings, user: User) -> schemas.Token:
-    logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
-    token = service.issue_token(settings, user)
-    return schemas.Token(access_token=token.token, expires_in=token.expires_in)
+def _client(request: Request) -> sessions.Client:
+    return sessions.Client(user_agent=request.headers.get("user-agent", ""), ip=client_ip(request))
+
+
+def _token_body(tokens: sessions.IssuedTokens) -> schemas.Token:
+    return schemas.Token(
+        access_token=tokens.access.token,
+        expires_in=tokens.access.expires_in,
+        refresh_token=tokens.refresh_token,
+        refresh_expires_in=tokens.refresh_expires_in,
+        session_id=tokens.session_id,
+    )
+
+
+async def _tokens(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    lifetime: schemas.TokenLifetime,
+) -> schemas.Token:
+    minutes = (
+        settings.access_token_expire_minutes
+        if lifetime == "long"
+        else settings.access_token_minutes
+    )
+    tokens = await sessions.start_session(
+        session, settings, user, _client(request), access_minutes=minutes
+    )
+    logger.bind(security=True, user_id=str(user.id), session_id=str(tokens.session_id)).info(
+        "login succeeded"
+    )
+    return _token_body(tokens)
 
 
 @public_router.post(
@@ -155,19 +186,21 @@ def _tokens(settings: Settings, user: User) -> schemas.Token:
 )
 async def login(
     request: Request,
-    body: schemas.LoginRequest,
+    body: schemas.ApiLoginRequest,
     database: DatabaseDep,
+    session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
 ) -> schemas.Token | schemas.MfaChallenge:
-    """Tokens, or for an account with two-factor authentication an `mfa_token` to
-    complete with the code at POST /api/v1/auth/login/mfa."""
+    """Tokens of a new session (an access token, by default long-lived, and a
+    refresh token), or for an account with two-factor authentication an
+    `mfa_token` to complete with the code at POST /api/v1/auth/login/mfa."""
     user = await _authenticate(request, database, hasher, settings, body.email, body.password)
     if user.two_factor_enabled:
         logger.bind(security=True, user_id=str(user.id)).info("password accepted; code required")
         challenge = service.issue_mfa_token(settings, user)
         return schemas.MfaChallenge(mfa_token=challenge.token, expires_in=challenge.expires_in)
-    return _tokens(settings, user)
+    return await _tokens(request, session, settings, user, body.token_lifetime)
 
 
 @public_router.post(
@@ -180,13 +213,44 @@ async def login(
 )
 async def login_mfa(
     request: Request,
-    body: schemas.MfaLogin,
+    body: schemas.ApiMfaLogin,
     session: SessionDep,
     settings: SettingsDep,
     lockout: LockoutDep,
 ) -> schemas.Token:
     user = await _second_factor(request, body, session, settings, lockout)
-    return _tokens(settings, user)
+    return await _tokens(request, session, settings, user, body.token_lifetime)
+
+
+@public_router.post(
+    "/auth/refresh",
+    response_model=schemas.Token,
+    responses={401: {"description": "The refresh token is invalid, expired, revoked or reused"}},
+)
+async def refresh(
+    request: Request, body: schemas.RefreshRequest, database: DatabaseDep, settings: SettingsDep
+) -> schemas.Token:
+    """Exchange a refresh token for a new one and a short-lived access token
+    (ACCESS_TOKEN_MINUTES). The old refresh token stops working; presenting it
+    again revokes the whole session."""
+    await enforce(request, settings.rate_limit_login, "refresh-ip", client_ip(request))
+    _user, tokens = await _rotate(request, database, settings, body.refresh_token)
+    return _token_body(tokens)
+
+
+async def _rotate(
+    request: Request,
+    database: Database,
+    settings: Settings,
+    raw: str,
+) -> tuple[User, sessions.IssuedTokens]:
+    """Rotate in a transaction of its own: a detected reuse revokes the session,
+    and that must be committed before the 401 goes out."""
+    async with database.transaction() as session:
+        outcome = await sessions.rotate(session, settings, raw, _client(request))
+    if isinstance(outcome, sessions.Reuse):
+        raise RefreshTokenInvalid()
+    return outcome
 
 
 async def _second_factor(
@@ -221,6 +285,7 @@ async def login_form(
     username: Annotated[str, Form(min_length=1, max_length=254)],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     database: DatabaseDep,
+    session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
 ) -> schemas.Token:
@@ -233,7 +298,7 @@ async def login_form(
             "/api/v1/auth/login, then POST /api/v1/auth/login/mfa",
             reason="mfa_required",
         )
-    return _tokens(settings, user)
+    return await _tokens(request, session, settings, user, "long")
 
 
 @public_router.post(
@@ -246,31 +311,73 @@ async def start_browser_session(
     response: Response,
     body: schemas.LoginRequest,
     database: DatabaseDep,
+    session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
 ) -> schemas.BrowserSession | schemas.MfaChallenge:
-    """Log in for the web dashboard: the access token goes into an httpOnly cookie
-    (`botskis_session`), never into the body, and the CSRF token into the readable
-    `botskis_csrf` cookie and the body. Unsafe requests authenticated by the cookie
-    must echo it in `X-CSRF-Token`."""
+    """Log in for the web dashboard: the short-lived access token goes into an
+    httpOnly cookie (`botskis_session`), never into the body, the refresh token
+    into the httpOnly `botskis_refresh` (sent only to /api/v1/auth), and the CSRF
+    token into the readable `botskis_csrf` cookie and the body. Unsafe requests
+    authenticated by the cookie must echo it in `X-CSRF-Token`."""
     user = await _authenticate(request, database, hasher, settings, body.email, body.password)
     if user.two_factor_enabled:
         logger.bind(security=True, user_id=str(user.id)).info("password accepted; code required")
         challenge = service.issue_mfa_token(settings, user)
         return schemas.MfaChallenge(mfa_token=challenge.token, expires_in=challenge.expires_in)
-    return _browser_session(request, response, settings, user)
+    tokens = await sessions.start_session(
+        session, settings, user, _client(request), access_minutes=settings.access_token_minutes
+    )
+    logger.bind(security=True, user_id=str(user.id), session_id=str(tokens.session_id)).info(
+        "login succeeded"
+    )
+    return _browser_session(request, response, settings, user, tokens)
 
 
 def _browser_session(
-    request: Request, response: Response, settings: Settings, user: User
+    request: Request,
+    response: Response,
+    settings: Settings,
+    user: User,
+    tokens: sessions.IssuedTokens,
 ) -> schemas.BrowserSession:
-    logger.bind(security=True, user_id=str(user.id)).info("login succeeded")
-    token = service.issue_token(settings, user)
-    csrf = browser_session.set_session_cookies(response, request, settings, token)
+    csrf = browser_session.set_session_cookies(
+        response,
+        request,
+        settings,
+        session_id=tokens.session_id,
+        access=tokens.access,
+        refresh=tokens.refresh_token,
+        refresh_max_age=tokens.refresh_expires_in,
+    )
     response.headers["cache-control"] = "no-store"
     return schemas.BrowserSession(
-        user=schemas.User.model_validate(user), csrf_token=csrf, expires_at=token.expires_at
+        user=schemas.User.model_validate(user), csrf_token=csrf, expires_at=tokens.access.expires_at
     )
+
+
+@public_router.post(
+    "/auth/session/refresh",
+    response_model=schemas.BrowserSession,
+    responses={
+        401: {"description": "No refresh cookie, or it is invalid, expired, revoked or reused"},
+        403: {"description": "The refresh cookie came without its X-CSRF-Token"},
+    },
+)
+async def refresh_browser_session(
+    request: Request, response: Response, database: DatabaseDep, settings: SettingsDep
+) -> schemas.BrowserSession:
+    """The dashboard's silent renewal: exchange the `botskis_refresh` cookie (with the
+    CSRF echo) for new session and refresh cookies."""
+    await enforce(request, settings.rate_limit_login, "refresh-ip", client_ip(request))
+    raw = browser_session.refresh_token(request)
+    if raw is None:
+        raise RefreshTokenInvalid()
+    async with database.transaction() as session:
+        row = await sessions.session_of_refresh_token(session, raw)
+    browser_session.require_csrf_of(request, row.user_id, str(row.id), settings.secret_key)
+    user, tokens = await _rotate(request, database, settings, raw)
+    return _browser_session(request, response, settings, user, tokens)
 
 
 @public_router.post(
@@ -291,7 +398,13 @@ async def complete_browser_session(
 ) -> schemas.BrowserSession:
     """The dashboard's second step for an account with two-factor authentication."""
     user = await _second_factor(request, body, session, settings, lockout)
-    return _browser_session(request, response, settings, user)
+    tokens = await sessions.start_session(
+        session, settings, user, _client(request), access_minutes=settings.access_token_minutes
+    )
+    logger.bind(security=True, user_id=str(user.id), session_id=str(tokens.session_id)).info(
+        "login succeeded"
+    )
+    return _browser_session(request, response, settings, user, tokens)
 
 
 @public_router.delete(
@@ -302,17 +415,31 @@ async def complete_browser_session(
 async def end_browser_session(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    """Log the dashboard out: revoke the cookie's token (with the CSRF echo) and clear
-    both cookies. A cookie whose token no longer works is simply cleared."""
+    """Log the dashboard out: revoke the cookie's session (with the CSRF echo) and
+    clear the cookies. Without a working access cookie the refresh cookie names the
+    session; cookies that no longer work are simply cleared."""
     token = browser_session.session_token(request)
+    ended: tuple[uuid.UUID, uuid.UUID | None] | None = None
     if token is not None:
         try:
             authenticated = await authenticate_token(request.app.state.token_cache, token)
         except AppError:
-            pass  # expired, revoked, or a disabled account: nothing left to revoke
+            pass  # expired, revoked, or a disabled account: try the refresh cookie
         else:
             browser_session.require_csrf(request, authenticated.claims, settings.secret_key)
             await service.revoke_token(session, authenticated.caller.id, authenticated.claims)
+            ended = (authenticated.caller.id, authenticated.claims.session_id)
+    raw = browser_session.refresh_token(request)
+    if ended is None and raw is not None:
+        try:
+            row = await sessions.session_of_refresh_token(session, raw)
+        except RefreshTokenInvalid:
+            pass
+        else:
+            browser_session.require_csrf_of(request, row.user_id, str(row.id), settings.secret_key)
+            ended = (row.user_id, row.id)
+    if ended is not None and ended[1] is not None:
+        await sessions.end_session(session, ended[0], ended[1])
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     browser_session.clear_session_cookies(response, request, settings)
     return response
@@ -320,8 +447,70 @@ async def end_browser_session(
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(user: CurrentUser, claims: CurrentClaims, session: SessionDep) -> Response:
+    """Revoke the presented token and the session it belongs to (with its refresh
+    token)."""
     await service.revoke_token(session, user.id, claims)
+    if claims.session_id is not None:
+        await sessions.end_session(session, user.id, claims.session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _session_view(row: UserSession, current: uuid.UUID | None) -> schemas.LoginSession:
+    return schemas.LoginSession(
+        id=row.id,
+        user_agent=row.user_agent,
+        ip=row.ip,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
+        current=row.id == current,
+    )
+
+
+@router.get("/users/me/sessions", response_model=list[schemas.LoginSession])
+async def list_my_sessions(
+    user: CurrentUser, claims: CurrentClaims, session: SessionDep
+) -> list[schemas.LoginSession]:
+    """The account's signed-in sessions, most recently used first; `current` marks
+    the one this request belongs to."""
+    rows = await sessions.list_sessions(session, user.id)
+    return [_session_view(row, claims.session_id) for row in rows]
+
+
+@router.delete(
+    "/users/me/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "No such live session of yours"}},
+)
+async def revoke_my_session(
+    request: Request,
+    session_id: uuid.UUID,
+    user: CurrentUser,
+    claims: CurrentClaims,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Sign a session out: its access and refresh tokens stop working at once."""
+    await sessions.revoke_session(session, user.id, session_id, RevokeReason.REVOKED)
+    logger.bind(security=True, user_id=str(user.id), session_id=str(session_id)).info(
+        "session revoked"
+    )
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if session_id == claims.session_id and browser_session.is_cookie_session(request):
+        browser_session.clear_session_cookies(response, request, settings)
+    return response
+
+
+@router.post("/users/me/sessions/revoke-others", response_model=schemas.RevokedSessions)
+async def revoke_my_other_sessions(
+    user: CurrentUser, claims: CurrentClaims, session: SessionDep
+) -> schemas.RevokedSessions:
+    """Sign out every session but the one this request belongs to."""
+    count = await sessions.revoke_sessions(
+        session, user.id, RevokeReason.REVOKED, keep=claims.session_id
+    )
+    logger.bind(security=True, user_id=str(user.id), revoked=count).info("other sessions revoked")
+    return schemas.RevokedSessions(revoked=count)
 
 
 @router.get("/users/me", response_model=schemas.User)
@@ -354,16 +543,22 @@ async def update_me(
 async def change_password(
     body: schemas.PasswordChange,
     user: UserForUpdate,
+    claims: CurrentClaims,
     session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
 ) -> Response:
+    """Every access token issued before dies (the token version) and every other
+    session is revoked; this request's session renews with its refresh token."""
     await service.change_password(
         session,
         hasher,
         user,
         current_password=body.current_password,
         new_password=body.new_password,
+    )
+    await sessions.revoke_sessions(
+        session, user.id, RevokeReason.PASSWORD_CHANGED, keep=claims.session_id
     )
     await verification.notify_password_changed(
         session, settings, user, how="changed from the account settings"
@@ -422,11 +617,16 @@ async def setup_two_factor(
 async def enable_two_factor(
     body: schemas.TwoFactorCode,
     user: UserForUpdate,
+    claims: CurrentClaims,
     session: SessionDep,
     settings: SettingsDep,
     lockout: LockoutDep,
 ) -> schemas.RecoveryCodes:
+    """Turn two-factor authentication on; every other session is signed out."""
     codes = await two_factor.enable(session, settings, lockout, user, body.code)
+    await sessions.revoke_sessions(
+        session, user.id, RevokeReason.TWO_FACTOR_CHANGED, keep=claims.session_id
+    )
     logger.bind(security=True, user_id=str(user.id)).info("two-factor authentication on")
     return schemas.RecoveryCodes(recovery_codes=codes)
 
@@ -435,13 +635,18 @@ async def enable_two_factor(
 async def disable_two_factor(
     body: schemas.TwoFactorDisable,
     user: UserForUpdate,
+    claims: CurrentClaims,
     session: SessionDep,
     hasher: HasherDep,
     settings: SettingsDep,
     lockout: LockoutDep,
 ) -> Response:
+    """Turn two-factor authentication off; every other session is signed out."""
     await two_factor.disable(
         session, hasher, settings, lockout, user, password=body.password, code=body.code
+    )
+    await sessions.revoke_sessions(
+        session, user.id, RevokeReason.TWO_FACTOR_CHANGED, keep=claims.session_id
     )
     logger.bind(security=True, user_id=str(user.id)).info("two-factor authentication off")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

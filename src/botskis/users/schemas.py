@@ -141,10 +141,52 @@ class LoginRequest(StrictModel):
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
+TokenLifetime = Literal["long", "short"]
+
+
+class ApiLoginRequest(LoginRequest):
+    # "long": an access token of ACCESS_TOKEN_EXPIRE_MINUTES (7 days), the contract
+    # API clients have always had; "short": one of ACCESS_TOKEN_MINUTES (15), to be
+    # renewed with the refresh token. Both come with a refresh token.
+    token_lifetime: TokenLifetime = "long"  # noqa: S105
+
+
+class ApiMfaLogin(MfaLogin):
+    token_lifetime: TokenLifetime = "long"  # noqa: S105
+
+
+class RefreshRequest(StrictModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105
     expires_in: int
+    # Exchange at POST /api/v1/auth/refresh for a new pair; single use.
+    refresh_token: str
+    refresh_expires_in: int
+    session_id: uuid.UUID
+
+
+class LoginSession(BaseModel):
+    """One of the user's signed-in sessions (devices)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_agent: str
+    ip: str
+    created_at: datetime
+    # The last login or token refresh of the session.
+    last_used_at: datetime
+    expires_at: datetime
+    # The session the request itself belongs to.
+    current: bool
+
+
+class RevokedSessions(BaseModel):
+    revoked: int
 
 
 class User(BaseModel):

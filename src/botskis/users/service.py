@@ -16,7 +16,6 @@ from botskis.core.security import (
     InvalidToken,
     PasswordHasher,
     TokenClaims,
-    create_access_token,
     create_mfa_token,
     decode_mfa_token,
 )
@@ -115,12 +114,6 @@ async def user_of_mfa_token(
 def spend_mfa_token(session: AsyncSession, user: User, claims: TokenClaims) -> None:
     """One password check buys one successful code at most."""
     session.add(RevokedToken(jti=claims.jti, user_id=user.id, expires_at=claims.expires_at))
-
-
-def issue_token(settings: Settings, user: User) -> AccessToken:
-    return create_access_token(
-        settings.secret_key, user.id, user.token_version, settings.access_token_expire_minutes
-    )
 
 
 async def revoke_token(session: AsyncSession, user_id: uuid.UUID, claims: TokenClaims) -> None:

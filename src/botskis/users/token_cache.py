@@ -5,11 +5,12 @@ Two things are cached:
 * verified tokens: the claims of a token string whose signature was checked once
   (bounded; expiry is still checked on every use);
 * per user, for at most AUTH_CACHE_SECONDS: a frozen snapshot of the user row
-  (`Caller`) and the set of that user's revoked token ids.
+  (`Caller`), the set of that user's revoked token ids and the set of their
+  revoked sessions (an access token carries its session's id).
 
 Revocation stays correct because every committed change that affects a token —
 a User row updated or deleted (password change bumps `token_version`, deactivation,
-plan change) or a RevokedToken inserted (logout) — is seen by SQLAlchemy session
+plan change), a RevokedToken inserted (logout) or a session revoked — is seen by SQLAlchemy session
 events: after the commit the user's entry is dropped from every cache in this
 process, so the next request reloads it (immediate here). Other processes hear of
 it through Redis pub/sub when REDIS_URL is set (milliseconds; a process whose
@@ -32,14 +33,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from botskis.config import Settings
 from botskis.core.security import InvalidToken, TokenClaims, decode_access_token
 from botskis.database.connection import Database
 from botskis.users.caller import Caller
-from botskis.users.models import RevokedToken, User
+from botskis.users.models import RevokedToken, User, UserSession
 
 MAX_CACHED_TOKENS = 50_000
 CHANGED_KEY = "botskis.auth_changed"
@@ -52,6 +53,7 @@ _background: set[asyncio.Task[None]] = set()
 class CachedUser:
     caller: Caller
     revoked: frozenset[str]
+    revoked_sessions: frozenset[uuid.UUID]
     loaded_at: float
 
 
@@ -85,7 +87,11 @@ class TokenCache:
         state = self.users.get(claims.subject)
         if state is None or time.monotonic() - state.loaded_at >= self.ttl:
             state = await self._load(claims.subject)
-        if claims.jti in state.revoked or state.caller.token_version != claims.version:
+        if (
+            claims.jti in state.revoked
+            or state.caller.token_version != claims.version
+            or claims.session_id in state.revoked_sessions
+        ):
             raise InvalidToken("revoked")
         return state.caller, claims
 
@@ -100,7 +106,17 @@ class TokenCache:
                     RevokedToken.user_id == user_id, RevokedToken.expires_at > datetime.now(UTC)
                 )
             )
-            state = CachedUser(Caller.of(user), frozenset(revoked), time.monotonic())
+            # An expired session's access tokens have expired too.
+            ended = await session.scalars(
+                select(UserSession.id).where(
+                    UserSession.user_id == user_id,
+                    UserSession.revoked_at.is_not(None),
+                    UserSession.expires_at > datetime.now(UTC),
+                )
+            )
+            state = CachedUser(
+                Caller.of(user), frozenset(revoked), frozenset(ended), time.monotonic()
+            )
         # An invalidation that arrived while we read may describe a newer state.
         if self.ttl > 0 and epoch == self.epoch:
             self.users[user_id] = state
@@ -193,6 +209,11 @@ def _collect_changed_users(session: Session, _context: UOWTransaction) -> None:
             changed.add(obj.id)
     for obj in session.new:
         if isinstance(obj, RevokedToken):
+            changed = changed or session.info.setdefault(CHANGED_KEY, set())
+            changed.add(obj.user_id)
+    for obj in session.dirty:
+        # A refresh also changes its session (last use): only a revocation counts.
+        if isinstance(obj, UserSession) and inspect(obj).attrs.revoked_at.history.has_changes():
             changed = changed or session.info.setdefault(CHANGED_KEY, set())
             changed.add(obj.user_id)
 

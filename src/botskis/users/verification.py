@@ -35,6 +35,7 @@ from botskis.users.errors import (
     WrongPassword,
 )
 from botskis.users.models import AccountToken, TokenPurpose, User
+from botskis.users.sessions import RevokeReason, revoke_sessions
 
 TOKEN_BYTES = 32
 
@@ -221,13 +222,15 @@ async def compose_password_reset(
 async def confirm_password_reset(
     session: AsyncSession, hasher: PasswordHasher, settings: Settings, raw: str, new_password: str
 ) -> User:
-    """Set the new password and end every token of the user (the token version)."""
+    """Set the new password and end every token (the token version) and every
+    session of the user."""
     token = await _consume(session, raw, {TokenPurpose.RESET_PASSWORD})
     user = await _locked_user(session, token)
     if token.email != user.email:
         raise AccountTokenInvalid("This link is for an address the account no longer uses")
     user.hashed_password = await hasher.hash(new_password)
     user.token_version += 1
+    await revoke_sessions(session, user.id, RevokeReason.PASSWORD_RESET)
     # Opening the link proved the address is the user's.
     user.email_verified_at = user.email_verified_at or utcnow()
     await session.flush()

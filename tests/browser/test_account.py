@@ -31,7 +31,8 @@ def test_change_password_then_delete_the_account(page: Any, dashboard: Dashboard
     expect(page.get_by_text("Password changed.")).to_be_visible()
     check_accessibility(page, "account")
 
-    # Still logged in (the page logged in again with the new password); the old one is gone.
+    # Still logged in (the page renewed its session with the refresh cookie); the old
+    # password is gone.
     with httpx.Client(base_url=dashboard.url) as client:
         old = client.post("/api/v1/auth/login", json={"email": user["email"], "password": PASSWORD})
         assert old.status_code == 401
@@ -48,3 +49,51 @@ def test_change_password_then_delete_the_account(page: Any, dashboard: Dashboard
             "/api/v1/auth/login", json={"email": user["email"], "password": NEW_PASSWORD}
         )
         assert gone.status_code == 401
+
+
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_signing_out_another_session_sends_it_to_the_login_page(
+    page: Any, browser: Any, dashboard: Dashboard
+) -> None:
+    user = dashboard.sign_up()
+    phone_context = browser.new_context(viewport={"width": 390, "height": 844}, user_agent=PHONE)
+    try:
+        phone = phone_context.new_page()
+        log_in(phone, dashboard.url, user["email"])
+        expect(phone).to_have_url(re.compile(r"/onboarding"))
+
+        log_in(page, dashboard.url, user["email"])
+        expect(page).to_have_url(re.compile(r"/onboarding"))
+        page.goto(f"{dashboard.url}/account")
+        sessions = page.get_by_role("table", name="Devices signed in to this account")
+        # This browser, the phone, and the API login the account was made with.
+        expect(sessions.get_by_role("row")).to_have_count(4)
+        expect(sessions.get_by_role("row", name=re.compile("this device"))).to_have_count(1)
+        phone_row = sessions.get_by_role("row", name=re.compile("Safari on iOS"))
+        expect(phone_row).to_contain_text("127.0.0.1")
+        check_accessibility(page, "account sessions")
+
+        phone_row.get_by_role("button", name=re.compile("^Sign out Safari on iOS")).click()
+        expect(sessions.get_by_role("row", name=re.compile("Safari on iOS"))).to_have_count(0)
+
+        # The phone's next request fails, its refresh is refused, and it is sent to log in.
+        phone.get_by_role("button", name="Skip for now").click()
+        expect(phone).to_have_url(re.compile(r"/login"))
+
+        page.get_by_role("button", name="Sign out other sessions").click()
+        expect(page.get_by_text("Signed out 1 other session(s).")).to_be_visible()
+        expect(sessions.get_by_role("row")).to_have_count(2)
+        with httpx.Client(base_url=dashboard.url) as client:
+            api = client.get(
+                "/api/v1/users/me", headers={"Authorization": f"Bearer {user['token']}"}
+            )
+            assert api.status_code == 401
+        page.reload()
+        expect(page.get_by_role("heading", name="Account")).to_be_visible()
+    finally:
+        phone_context.close()

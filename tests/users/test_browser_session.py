@@ -13,7 +13,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from botskis.app import create_app
-from botskis.core.browser_session import CSRF_COOKIE, SESSION_COOKIE
+from botskis.config import Settings
+from botskis.core.browser_session import CSRF_COOKIE, REFRESH_COOKIE, SESSION_COOKIE
 from tests.conftest import make_settings
 from tests.users.factories import Account, sign_up
 
@@ -301,3 +302,125 @@ async def test_cookie_sessions_are_outside_the_per_ip_limit(
                 assert (await c.get("/api/v1/users/me")).status_code == 200
             c.cookies.set(SESSION_COOKIE, "not-a-token")
             assert (await c.get("/api/v1/marketplace/templates")).status_code == 429
+
+
+SESSION_REFRESH = "/api/v1/auth/session/refresh"
+
+
+async def test_the_refresh_cookie_is_http_only_and_sent_only_to_the_auth_routes(
+    browser: httpx.AsyncClient, settings: Settings
+) -> None:
+    account = await sign_up(browser)
+    cookies = _set_cookies(await _session_login(browser, account))
+    refresh = cookies[REFRESH_COOKIE][REFRESH_COOKIE]
+    assert refresh["httponly"] is True
+    assert refresh["samesite"].lower() == "lax"
+    assert refresh["path"] == "/api/v1/auth"
+    assert int(refresh["max-age"]) == int(settings.refresh_token_days * 86400)
+    # The access cookie is short-lived; the CSRF cookie lasts as long as the session.
+    assert int(cookies[SESSION_COOKIE][SESSION_COOKIE]["max-age"]) == 15 * 60
+    assert int(cookies[CSRF_COOKIE][CSRF_COOKIE]["max-age"]) == int(refresh["max-age"])
+
+
+async def test_an_expired_access_cookie_is_renewed_silently_with_the_refresh_cookie(
+    browser: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(browser)
+    await _session_login(browser, account)
+    csrf = browser.cookies[CSRF_COOKIE]
+    old_refresh = browser.cookies[REFRESH_COOKIE]
+    # What the browser does when the access cookie's max-age is over.
+    browser.cookies.delete(SESSION_COOKIE)
+    assert (await browser.get("/api/v1/users/me")).status_code == 401
+    renewed = await browser.post(SESSION_REFRESH, headers=_csrf(browser))
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["user"]["email"] == account.email
+    assert "access_token" not in renewed.text
+    # The CSRF token belongs to the session, so it stays; the refresh cookie rotates.
+    assert renewed.json()["csrf_token"] == csrf == browser.cookies[CSRF_COOKIE]
+    assert browser.cookies[REFRESH_COOKIE] != old_refresh
+    me = await browser.get("/api/v1/users/me")
+    assert (me.status_code, me.json()["email"]) == (200, account.email)
+    # Writes keep working with the same CSRF echo.
+    patched = await browser.patch(
+        "/api/v1/users/me", json={"full_name": "Renewed"}, headers=_csrf(browser)
+    )
+    assert patched.status_code == 200
+
+
+async def test_a_reused_refresh_cookie_ends_the_dashboard_session(
+    browser: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(browser)
+    await _session_login(browser, account)
+    stolen = browser.cookies[REFRESH_COOKIE]
+    assert (await browser.post(SESSION_REFRESH, headers=_csrf(browser))).status_code == 200
+    browser.cookies.set(REFRESH_COOKIE, stolen, path="/api/v1/auth")
+    assert (await browser.post(SESSION_REFRESH, headers=_csrf(browser))).status_code == 401
+    assert (await browser.get("/api/v1/users/me")).status_code == 401
+
+
+async def test_the_cookie_refresh_needs_the_csrf_echo_and_a_refresh_cookie(
+    browser: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(browser)
+    await _session_login(browser, account)
+    before = browser.cookies[REFRESH_COOKIE]
+    refused = await browser.post(SESSION_REFRESH)
+    assert refused.status_code == 403
+    assert "set-cookie" not in refused.headers
+    # Nothing was rotated: the same cookie still works with the echo.
+    assert browser.cookies[REFRESH_COOKIE] == before
+    assert (await browser.post(SESSION_REFRESH, headers=_csrf(browser))).status_code == 200
+    browser.cookies.clear()
+    assert (await browser.post(SESSION_REFRESH)).status_code == 401
+
+
+async def test_logout_ends_the_session_so_its_refresh_cookie_is_dead(
+    browser: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(browser)
+    await _session_login(browser, account)
+    refresh, csrf = browser.cookies[REFRESH_COOKIE], browser.cookies[CSRF_COOKIE]
+    response = await browser.delete("/api/v1/auth/session", headers=_csrf(browser))
+    assert response.status_code == 204
+    assert _set_cookies(response)[REFRESH_COOKIE][REFRESH_COOKIE]["max-age"] == "0"
+    browser.cookies.set(REFRESH_COOKIE, refresh, path="/api/v1/auth")
+    browser.cookies.set(CSRF_COOKIE, csrf)
+    assert (await browser.post(SESSION_REFRESH, headers=_csrf(browser))).status_code == 401
+
+
+async def test_logout_with_only_the_refresh_cookie_left_ends_the_session(
+    browser: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(browser)
+    await _session_login(browser, account)
+    refresh, csrf = browser.cookies[REFRESH_COOKIE], browser.cookies[CSRF_COOKIE]
+    browser.cookies.delete(SESSION_COOKIE)
+    assert (await browser.delete("/api/v1/auth/session")).status_code == 403
+    assert (await browser.delete("/api/v1/auth/session", headers=_csrf(browser))).status_code == 204
+    browser.cookies.set(REFRESH_COOKIE, refresh, path="/api/v1/auth")
+    browser.cookies.set(CSRF_COOKIE, csrf)
+    assert (await browser.post(SESSION_REFRESH, headers=_csrf(browser))).status_code == 401
+
+
+async def test_the_dashboard_lists_its_session_as_current_and_can_revoke_others(
+    browser: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(browser)
+    await _session_login(browser, account)
+    listed = (await browser.get("/api/v1/users/me/sessions")).json()
+    current = [s for s in listed if s["current"]]
+    assert len(current) == 1 and len(listed) == 2
+    refused = await browser.post("/api/v1/users/me/sessions/revoke-others")
+    assert refused.status_code == 403
+    done = await browser.post("/api/v1/users/me/sessions/revoke-others", headers=_csrf(browser))
+    assert done.json() == {"revoked": 1}
+    assert (await browser.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+    assert (await browser.get("/api/v1/users/me")).status_code == 200
+    # Revoking its own session signs the dashboard out and clears its cookies.
+    own = await browser.delete(
+        f"/api/v1/users/me/sessions/{current[0]['id']}", headers=_csrf(browser)
+    )
+    assert own.status_code == 204
+    assert SESSION_COOKIE not in browser.cookies

@@ -205,3 +205,23 @@ async def test_reset_requests_are_rate_limited_per_address(
             limited = await client.post(RESET, json={"email": "A@example.com"})
             assert limited.status_code == 429
             assert (await client.post(RESET, json={"email": "b@example.com"})).status_code == 202
+
+
+async def test_reset_ends_every_session_and_its_refresh_token(
+    client: httpx.AsyncClient, fake_smtp: FakeSmtpServer
+) -> None:
+    account = await sign_up(client)
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": account.email, "password": account.password}
+    )
+    refresh_token = login.json()["refresh_token"]
+    token = await _reset_token(client, fake_smtp, account.email)
+    done = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
+    assert done.status_code == 204
+    refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+    assert refreshed.status_code == 401
+    fresh = await log_in(client, account.email, NEW_PASSWORD)
+    listed = await client.get(
+        "/api/v1/users/me/sessions", headers={"Authorization": f"Bearer {fresh}"}
+    )
+    assert [s["current"] for s in listed.json()] == [True]

@@ -149,6 +149,24 @@ async def test_password_change_reaches_other_processes_through_redis(
     await _until_rejected(b, account.headers)
 
 
+async def test_a_session_revocation_reaches_other_processes_through_redis(
+    two_processes: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    a, b = two_processes
+    account = await sign_up(a)
+    other = await a.post(
+        "/api/v1/auth/login", json={"email": account.email, "password": DEFAULT_PASSWORD}
+    )
+    other_headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
+    assert (await b.get("/api/v1/users/me", headers=other_headers)).status_code == 200
+    revoked = await a.delete(
+        f"/api/v1/users/me/sessions/{other.json()['session_id']}", headers=account.headers
+    )
+    assert revoked.status_code == 204
+    await _until_rejected(b, other_headers)
+    assert (await b.get("/api/v1/users/me", headers=account.headers)).status_code == 200
+
+
 async def test_requests_share_a_frozen_snapshot_not_an_orm_row(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:

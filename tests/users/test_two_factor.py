@@ -344,3 +344,43 @@ async def test_dashboard_login_of_a_two_factor_account_needs_the_code_too(
     assert done.status_code == 200, done.text
     assert "botskis_session=" in done.headers["set-cookie"]
     assert done.json()["user"]["two_factor_enabled"] is True
+
+
+async def test_turning_two_factor_on_or_off_signs_the_other_sessions_out(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await sign_up(client)
+    credentials = {"email": account.email, "password": account.password}
+    other = (await client.post(LOGIN, json=credentials)).json()
+    secret, codes = await turn_on(client, account)
+    other_headers = {"Authorization": f"Bearer {other['access_token']}"}
+    assert (await client.get("/api/v1/users/me", headers=other_headers)).status_code == 401
+    refresh = {"refresh_token": other["refresh_token"]}
+    assert (await client.post("/api/v1/auth/refresh", json=refresh)).status_code == 401
+    # The session that turned it on stays.
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
+
+    token = await challenge(client, account)
+    second = await client.post(MFA, json={"mfa_token": token, "code": code_at(secret, 1)})
+    assert second.status_code == 200
+    second_headers = {"Authorization": f"Bearer {second.json()['access_token']}"}
+    off = await client.post(
+        DISABLE, headers=account.headers, json={"password": account.password, "code": codes[0]}
+    )
+    assert off.status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=second_headers)).status_code == 401
+    assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 200
+
+
+async def test_the_mfa_step_issues_short_tokens_when_asked(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    account = await sign_up(client)
+    secret, _codes = await turn_on(client, account)
+    token = await challenge(client, account)
+    done = await client.post(
+        MFA, json={"mfa_token": token, "code": code_at(secret, 1), "token_lifetime": "short"}
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["expires_in"] == settings.access_token_minutes * 60
+    assert done.json()["refresh_token"]

@@ -212,8 +212,9 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Tokens, or for an account with two-factor authentication an `mfa_token` to
-         *     complete with the code at POST /api/v1/auth/login/mfa.
+         * @description Tokens of a new session (an access token, by default long-lived, and a
+         *     refresh token), or for an account with two-factor authentication an
+         *     `mfa_token` to complete with the code at POST /api/v1/auth/login/mfa.
          */
         post: operations["login_api_v1_auth_login_post"];
         delete?: never;
@@ -248,7 +249,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /**
+         * Logout
+         * @description Revoke the presented token and the session it belongs to (with its refresh
+         *     token).
+         */
         post: operations["logout_api_v1_auth_logout_post"];
         delete?: never;
         options?: never;
@@ -294,6 +299,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh
+         * @description Exchange a refresh token for a new one and a short-lived access token
+         *     (ACCESS_TOKEN_MINUTES). The old refresh token stops working; presenting it
+         *     again revokes the whole session.
+         */
+        post: operations["refresh_api_v1_auth_refresh_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/session": {
         parameters: {
             query?: never;
@@ -305,16 +332,18 @@ export interface paths {
         put?: never;
         /**
          * Start Browser Session
-         * @description Log in for the web dashboard: the access token goes into an httpOnly cookie
-         *     (`botskis_session`), never into the body, and the CSRF token into the readable
-         *     `botskis_csrf` cookie and the body. Unsafe requests authenticated by the cookie
-         *     must echo it in `X-CSRF-Token`.
+         * @description Log in for the web dashboard: the short-lived access token goes into an
+         *     httpOnly cookie (`botskis_session`), never into the body, the refresh token
+         *     into the httpOnly `botskis_refresh` (sent only to /api/v1/auth), and the CSRF
+         *     token into the readable `botskis_csrf` cookie and the body. Unsafe requests
+         *     authenticated by the cookie must echo it in `X-CSRF-Token`.
          */
         post: operations["start_browser_session_api_v1_auth_session_post"];
         /**
          * End Browser Session
-         * @description Log the dashboard out: revoke the cookie's token (with the CSRF echo) and clear
-         *     both cookies. A cookie whose token no longer works is simply cleared.
+         * @description Log the dashboard out: revoke the cookie's session (with the CSRF echo) and
+         *     clear the cookies. Without a working access cookie the refresh cookie names the
+         *     session; cookies that no longer work are simply cleared.
          */
         delete: operations["end_browser_session_api_v1_auth_session_delete"];
         options?: never;
@@ -336,6 +365,27 @@ export interface paths {
          * @description The dashboard's second step for an account with two-factor authentication.
          */
         post: operations["complete_browser_session_api_v1_auth_session_mfa_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/session/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh Browser Session
+         * @description The dashboard's silent renewal: exchange the `botskis_refresh` cookie (with the
+         *     CSRF echo) for new session and refresh cookies.
+         */
+        post: operations["refresh_browser_session_api_v1_auth_session_refresh_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -925,7 +975,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Disable Two Factor */
+        /**
+         * Disable Two Factor
+         * @description Turn two-factor authentication off; every other session is signed out.
+         */
         post: operations["disable_two_factor_api_v1_users_me_2fa_disable_post"];
         delete?: never;
         options?: never;
@@ -942,7 +995,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Enable Two Factor */
+        /**
+         * Enable Two Factor
+         * @description Turn two-factor authentication on; every other session is signed out.
+         */
         post: operations["enable_two_factor_api_v1_users_me_2fa_enable_post"];
         delete?: never;
         options?: never;
@@ -980,9 +1036,74 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change Password */
+        /**
+         * Change Password
+         * @description Every access token issued before dies (the token version) and every other
+         *     session is revoked; this request's session renews with its refresh token.
+         */
         post: operations["change_password_api_v1_users_me_password_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List My Sessions
+         * @description The account's signed-in sessions, most recently used first; `current` marks
+         *     the one this request belongs to.
+         */
+        get: operations["list_my_sessions_api_v1_users_me_sessions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/sessions/revoke-others": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke My Other Sessions
+         * @description Sign out every session but the one this request belongs to.
+         */
+        post: operations["revoke_my_other_sessions_api_v1_users_me_sessions_revoke_others_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke My Session
+         * @description Sign a session out: its access and refresh tokens stop working at once.
+         */
+        delete: operations["revoke_my_session_api_v1_users_me_sessions__session_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1265,6 +1386,34 @@ export interface components {
             /** Answers */
             answers: components["schemas"]["Answer"][];
         };
+        /** ApiLoginRequest */
+        ApiLoginRequest: {
+            /** Email */
+            email: string;
+            /** Password */
+            password: string;
+            /**
+             * Token Lifetime
+             * @default long
+             * @enum {string}
+             */
+            token_lifetime?: "long" | "short";
+        };
+        /** ApiMfaLogin */
+        ApiMfaLogin: {
+            /** Code */
+            code?: string | null;
+            /** Mfa Token */
+            mfa_token: string;
+            /** Recovery Code */
+            recovery_code?: string | null;
+            /**
+             * Token Lifetime
+             * @default long
+             * @enum {string}
+             */
+            token_lifetime?: "long" | "short";
+        };
         /**
          * Billing
          * @description `status` is None until the user has subscribed; `grace_ends_at` is set while
@@ -1505,6 +1654,38 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /**
+         * LoginSession
+         * @description One of the user's signed-in sessions (devices).
+         */
+        LoginSession: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Current */
+            current: boolean;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Ip */
+            ip: string;
+            /**
+             * Last Used At
+             * Format: date-time
+             */
+            last_used_at: string;
+            /** User Agent */
+            user_agent: string;
         };
         /** MarketplaceStats */
         MarketplaceStats: {
@@ -1786,6 +1967,16 @@ export interface components {
         RedirectUrl: {
             /** Url */
             url: string;
+        };
+        /** RefreshRequest */
+        RefreshRequest: {
+            /** Refresh Token */
+            refresh_token: string;
+        };
+        /** RevokedSessions */
+        RevokedSessions: {
+            /** Revoked */
+            revoked: number;
         };
         /** Run */
         Run: {
@@ -2161,6 +2352,15 @@ export interface components {
             access_token: string;
             /** Expires In */
             expires_in: number;
+            /** Refresh Expires In */
+            refresh_expires_in: number;
+            /** Refresh Token */
+            refresh_token: string;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
             /**
              * Token Type
              * @default bearer
@@ -3688,7 +3888,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["LoginRequest"];
+                "application/json": components["schemas"]["ApiLoginRequest"];
             };
         };
         responses: {
@@ -3788,7 +3988,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MfaLogin"];
+                "application/json": components["schemas"]["ApiMfaLogin"];
             };
         };
         responses: {
@@ -4162,6 +4362,106 @@ export interface operations {
             };
         };
     };
+    refresh_api_v1_auth_refresh_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description Malformed JSON (the error names line and column) or a refused value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The refresh token is invalid, expired, revoked or reused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state or stored data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON where JSON is expected */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters or body; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot serve right now; see Retry-After */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     start_browser_session_api_v1_auth_session_post: {
         parameters: {
             query?: never;
@@ -4406,6 +4706,111 @@ export interface operations {
                 };
             };
             /** @description Too many wrong codes for this account */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot serve right now; see Retry-After */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refresh_browser_session_api_v1_auth_session_refresh_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrowserSession"];
+                };
+            };
+            /** @description Malformed JSON (the error names line and column) or a refused value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No refresh cookie, or it is invalid, expired, revoked or reused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The refresh cookie came without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state or stored data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON where JSON is expected */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters or body; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
             429: {
                 headers: {
                     /** @description seconds to wait */
@@ -8281,6 +8686,276 @@ export interface operations {
             };
             /** @description The body is not JSON where JSON is expected */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters or body; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot serve right now; see Retry-After */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_my_sessions_api_v1_users_me_sessions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginSession"][];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: disabled account, superuser only, a plan limit, or a session cookie without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters or body; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot serve right now; see Retry-After */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_my_other_sessions_api_v1_users_me_sessions_revoke_others_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevokedSessions"];
+                };
+            };
+            /** @description Malformed JSON (the error names line and column) or a refused value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: disabled account, superuser only, a plan limit, or a session cookie without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state or stored data */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON where JSON is expected */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters or body; `errors` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot serve right now; see Retry-After */
+            503: {
+                headers: {
+                    /** @description seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_my_session_api_v1_users_me_sessions__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON (the error names line and column) or a refused value */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed: disabled account, superuser only, a plan limit, or a session cookie without its X-CSRF-Token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such live session of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state or stored data */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

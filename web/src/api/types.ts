@@ -18,6 +18,7 @@ export type Usage = S["Usage"];
 export type Billing = S["Billing"];
 export type ErrorGroup = S["ErrorGroup"];
 export type User = S["User"];
+export type LoginSession = S["LoginSession"];
 export type OnboardingSession = S["Session"];
 export type Question = S["Question"];
 export type Recommendation = S["Recommendation"];

@@ -1,10 +1,11 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api } from "../../api/client";
+import { api, refreshSession } from "../../api/client";
 import { ApiError, unwrap } from "../../api/problem";
 import { Field } from "../../app/components/Field";
 import { ProblemAlert } from "../../app/components/ProblemAlert";
 import { usePageTitle } from "../../app/components/usePageTitle";
+import { Sessions } from "../components/Sessions";
 import { fieldErrors } from "../hooks/useFieldErrors";
 import { useSession, useUser } from "../session";
 
@@ -16,8 +17,9 @@ function ChangePassword() {
   const change = useMutation({
     mutationFn: async () => {
       await unwrap(api.POST("/api/v1/users/me/password", { body: { current_password: current, new_password: next } }));
-      // A password change revokes every earlier token, this session's too.
-      await logIn(user.email, next);
+      // A password change ends every earlier access token, this session's too, and
+      // signs the other sessions out; this one renews with its refresh cookie.
+      if (!(await refreshSession())) await logIn(user.email, next);
     },
     onSuccess: () => {
       setCurrent("");
@@ -98,6 +100,7 @@ export default function AccountPage() {
         <ChangePassword />
         <DeleteAccount />
       </div>
+      <Sessions />
     </section>
   );
 }

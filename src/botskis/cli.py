@@ -65,14 +65,22 @@ def main() -> None:
 @click.option("--workers", type=int, default=1, show_default=True, help="Uvicorn processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP and WebSocket API."""
-    import uvicorn
-
     settings = _load_settings()
     _require_schema(settings)
-    if workers > 1:
-        from botskis.core.metrics import prepare_multiprocess_dir
+    from botskis.core import metrics
 
-        prepare_multiprocess_dir()
+    metrics.remove_stale_multiprocess_dirs()
+    samples = metrics.prepare_multiprocess_dir() if workers > 1 else None
+    try:
+        _run_uvicorn(settings, host, port, workers)
+    finally:
+        if samples is not None:
+            metrics.remove_multiprocess_dir(samples)
+
+
+def _run_uvicorn(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "botskis.app:create_app",
         factory=True,

@@ -1,10 +1,12 @@
 import json
+import signal
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 from tests.databases import throwaway_database
-from tests.live_server import free_port, run_cli, server_env
+from tests.live_server import BOTSKIS, free_port, run_cli, server_env
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:
@@ -149,3 +151,26 @@ def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path
         line = _one_line(run_cli(command, env, "long-enough\n"))
         assert "cannot use the database at postgresql+psycopg://botskis:***@127.0.0.1" in line
         assert "hunter2" not in line
+
+
+def test_worker_health_follows_the_heartbeat_of_this_hosts_worker(tmp_path: Path) -> None:
+    env = server_env(
+        f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+        tmp_path / "logs",
+        WORKER_HEARTBEAT_SECONDS="0.5",
+    )
+    assert run_cli(["migrate"], env).returncode == 0
+    assert "no worker" in _one_line(run_cli(["worker-health"], env))
+    worker = subprocess.Popen(
+        [*BOTSKIS, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while (health := run_cli(["worker-health"], env)).returncode != 0:
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, health.stderr
+            time.sleep(0.5)
+        assert "alive" in health.stdout
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)

@@ -1,4 +1,5 @@
-"""`botskis` command line: serve, worker, migrate, create-user, rotate-credentials, openapi."""
+"""`botskis` command line: serve, worker, worker-health, migrate, create-user,
+rotate-credentials, openapi."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import NoReturn
 
 import click
@@ -14,9 +16,9 @@ from pydantic import ValidationError
 
 from botskis.config import Settings, get_settings, settings_error_line
 
-# Exit codes: 2 for bad input or configuration, 1 for a database the command cannot use.
+# Exit codes: 2 for bad input or configuration, 1 for a database (or worker) that cannot serve.
 USAGE_ERROR = 2
-DATABASE_ERROR = 1
+UNAVAILABLE = 1
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
@@ -42,9 +44,9 @@ def _database_errors(settings: Settings) -> Iterator[None]:
     try:
         yield
     except DatabaseNotReady as exc:
-        _fail(str(exc), DATABASE_ERROR)
+        _fail(str(exc), UNAVAILABLE)
     except (DBAPIError, OSError) as exc:
-        _fail(str(unreachable(settings.database_url, exc)), DATABASE_ERROR)
+        _fail(str(unreachable(settings.database_url, exc)), UNAVAILABLE)
 
 
 def _require_schema(settings: Settings) -> None:
@@ -65,14 +67,22 @@ def main() -> None:
 @click.option("--workers", type=int, default=1, show_default=True, help="Uvicorn processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP and WebSocket API."""
-    import uvicorn
-
     settings = _load_settings()
     _require_schema(settings)
-    if workers > 1:
-        from botskis.core.metrics import prepare_multiprocess_dir
+    from botskis.core import metrics
 
-        prepare_multiprocess_dir()
+    metrics.remove_stale_multiprocess_dirs()
+    samples = metrics.prepare_multiprocess_dir() if workers > 1 else None
+    try:
+        _run_uvicorn(settings, host, port, workers)
+    finally:
+        if samples is not None:
+            metrics.remove_multiprocess_dir(samples)
+
+
+def _run_uvicorn(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "botskis.app:create_app",
         factory=True,
@@ -114,6 +124,37 @@ def worker(concurrency: int | None) -> None:
         asyncio.run(run_worker_process(settings))
     else:
         uvloop.run(run_worker_process(settings))
+
+
+@main.command("worker-health")
+def worker_health() -> None:
+    """Exit 0 when a `botskis worker` on this host sent a heartbeat within
+    WORKER_LEASE_SECONDS, else 1 (a container's health check)."""
+    import socket
+
+    from botskis.database.base import utcnow
+    from botskis.database.connection import Database
+    from botskis.queue.worker import last_heartbeat_on
+
+    settings = _load_settings()
+    _require_schema(settings)
+    hostname = socket.gethostname()
+
+    async def _last() -> datetime | None:
+        database = Database(settings)
+        try:
+            return await last_heartbeat_on(database, hostname)
+        finally:
+            await database.dispose()
+
+    with _database_errors(settings):
+        beat = asyncio.run(_last())
+    if beat is None:
+        _fail(f"no worker on {hostname} has sent a heartbeat", UNAVAILABLE)
+    age = (utcnow() - beat).total_seconds()
+    if age > settings.worker_lease_seconds:
+        _fail(f"the last heartbeat of a worker on {hostname} is {age:.0f} s old", UNAVAILABLE)
+    click.echo(f"worker on {hostname} alive (heartbeat {age:.1f} s ago)")
 
 
 @main.command()

@@ -20,10 +20,10 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from loguru import logger
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from botskis.billing.workflows import billing_loop
 from botskis.config import Settings
@@ -259,6 +259,16 @@ class RunWorker:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._stop_requested.wait()
+
+
+async def last_heartbeat_on(database: Database, hostname: str) -> datetime | None:
+    """The newest heartbeat of a worker on `hostname` (a container's own name):
+    `botskis worker-health` compares it with the lease."""
+    async with database.transaction() as session:
+        beat: datetime | None = await session.scalar(
+            select(func.max(Worker.last_heartbeat)).where(Worker.hostname == hostname[:200])
+        )
+        return beat
 
 
 async def run_worker_process(settings: Settings) -> None:

@@ -157,10 +157,16 @@ class RunWorker:
         run_id = claimed.run.id
         execution = RunExecution(self.database, self.settings, self.writer, claimed, self.http)
         task = asyncio.create_task(execution.execute(), name=f"run-{run_id}")
+        stale = self.running.get(run_id)
+        if stale is not None:
+            # This worker's own lease on the run expired (a stalled event loop) and
+            # it claimed the run again: the older attempt may no longer write.
+            stale.cancel()
         self.running[run_id] = task
 
         def _done(finished: asyncio.Task[None]) -> None:
-            self.running.pop(run_id, None)
+            if self.running.get(run_id) is finished:
+                del self.running[run_id]
             error = None if finished.cancelled() else finished.exception()
             if error is not None and self.database.availability.report(error) is None:
                 self.log.bind(run_id=str(run_id)).opt(exception=error).error(

@@ -52,7 +52,7 @@ describe("analytics data shaping", () => {
   });
 
   it("formats money and time saved, and links the CSV export of the same window", () => {
-    expect([usd(0), usd(0.00012), usd(1.5)]).toEqual(["$0.00", "$0.0001", "$1.50"]);
+    expect([usd(0), usd(0.0000378), usd(0.00012), usd(1.5)]).toEqual(["$0.00", "under $0.0001", "$0.0001", "$1.50"]);
     expect([hoursSaved(1), hoursSaved(45.5), hoursSaved(150)]).toEqual(["1 minute", "45.5 minutes", "2.5 hours"]);
     const href = csvHref("/api/v1/analytics/overview", { from: "2026-12-01T00:00:00.000Z", to: "2026-12-02T00:00:00.000Z", granularity: "hour" });
     const url = new URL(href, "http://x");

@@ -53,6 +53,7 @@ export function hasRuns(series: SeriesPoint[]): boolean {
 
 export function usd(value: number): string {
   if (value === 0) return "$0.00";
+  if (value < 0.0001) return "under $0.0001";
   return value < 0.01 ? `$${value.toFixed(4)}` : `$${value.toFixed(2)}`;
 }
 

@@ -94,6 +94,27 @@ def test_signing_out_another_session_sends_it_to_the_login_page(
             )
             assert api.status_code == 401
         page.reload()
-        expect(page.get_by_role("heading", name="Account")).to_be_visible()
+        expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
     finally:
         phone_context.close()
+
+
+def test_an_expired_access_cookie_is_renewed_without_leaving_the_page(
+    page: Any, dashboard: Dashboard
+) -> None:
+    user = dashboard.sign_up()
+    log_in(page, dashboard.url, user["email"])
+    expect(page).to_have_url(re.compile(r"/onboarding"))
+    page.goto(f"{dashboard.url}/account")
+    expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
+    # What the browser does when the access cookie's max-age is over.
+    page.context.clear_cookies(name="botskis_session")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_text("Password changed.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/account$"))
+    names = {c["name"] for c in page.context.cookies()}
+    assert {"botskis_session", "botskis_refresh", "botskis_csrf"} <= names
+    page.get_by_role("link", name="Billing").click()
+    expect(page).to_have_url(re.compile(r"/billing"))

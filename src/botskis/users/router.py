@@ -225,15 +225,18 @@ async def login_mfa(
 @public_router.post(
     "/auth/refresh",
     response_model=schemas.Token,
-    responses={401: {"description": "The refresh token is invalid, expired, revoked or reused"}},
+    responses={
+        401: {"description": "The refresh token is invalid, expired, revoked or reused"},
+        403: {"description": "The account is disabled"},
+    },
 )
 async def refresh(
     request: Request, body: schemas.RefreshRequest, database: DatabaseDep, settings: SettingsDep
 ) -> schemas.Token:
     """Exchange a refresh token for a new one and a short-lived access token
     (ACCESS_TOKEN_MINUTES). The old refresh token stops working; presenting it
-    again revokes the whole session."""
-    await enforce(request, settings.rate_limit_login, "refresh-ip", client_ip(request))
+    again revokes the whole session. A 256-bit token cannot be guessed: the per-IP
+    limit of anonymous requests is the only one."""
     _user, tokens = await _rotate(request, database, settings, body.refresh_token)
     return _token_body(tokens)
 
@@ -369,7 +372,6 @@ async def refresh_browser_session(
 ) -> schemas.BrowserSession:
     """The dashboard's silent renewal: exchange the `botskis_refresh` cookie (with the
     CSRF echo) for new session and refresh cookies."""
-    await enforce(request, settings.rate_limit_login, "refresh-ip", client_ip(request))
     raw = browser_session.refresh_token(request)
     if raw is None:
         raise RefreshTokenInvalid()

@@ -312,7 +312,8 @@ export interface paths {
          * Refresh
          * @description Exchange a refresh token for a new one and a short-lived access token
          *     (ACCESS_TOKEN_MINUTES). The old refresh token stops working; presenting it
-         *     again revokes the whole session.
+         *     again revokes the whole session. A 256-bit token cannot be guessed: the per-IP
+         *     limit of anonymous requests is the only one.
          */
         post: operations["refresh_api_v1_auth_refresh_post"];
         delete?: never;
@@ -4399,6 +4400,15 @@ export interface operations {
             };
             /** @description The refresh token is invalid, expired, revoked or reused */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The account is disabled */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -21,3 +21,6 @@ export type User = S["User"];
 export type OnboardingSession = S["Session"];
 export type Question = S["Question"];
 export type Recommendation = S["Recommendation"];
+export type ApiKey = S["ApiKey"];
+export type ApiKeyCreated = S["ApiKeyCreated"];
+export type Scope = S["Scope"];

@@ -2299,6 +2299,10 @@ export interface components {
             message: string;
             /** Previous Count */
             previous_count: number;
+            /** Sample Agent Id */
+            sample_agent_id: string | null;
+            /** Sample Run Id */
+            sample_run_id: string | null;
             /** Step */
             step: string | null;
             /** Template Slug */

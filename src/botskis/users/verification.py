@@ -26,6 +26,7 @@ from botskis.core.security import PasswordHasher
 from botskis.database.base import utcnow
 from botskis.mail.models import OutboxMail
 from botskis.mail.service import MailKind, RenderedMail, queue_composed_later, queue_mail, render
+from botskis.users import api_keys
 from botskis.users.errors import (
     AccountTokenExpired,
     AccountTokenInvalid,
@@ -222,8 +223,9 @@ async def compose_password_reset(
 async def confirm_password_reset(
     session: AsyncSession, hasher: PasswordHasher, settings: Settings, raw: str, new_password: str
 ) -> User:
-    """Set the new password and end every token (the token version) and every
-    session of the user."""
+    """Set the new password and end every token of the user (the token version),
+    every session and every API key: whoever else held the account may have made
+    some."""
     token = await _consume(session, raw, {TokenPurpose.RESET_PASSWORD})
     user = await _locked_user(session, token)
     if token.email != user.email:
@@ -231,6 +233,7 @@ async def confirm_password_reset(
     user.hashed_password = await hasher.hash(new_password)
     user.token_version += 1
     await revoke_sessions(session, user.id, RevokeReason.PASSWORD_RESET)
+    await api_keys.revoke_all(session, user)
     # Opening the link proved the address is the user's.
     user.email_verified_at = user.email_verified_at or utcnow()
     await session.flush()

@@ -28,3 +28,6 @@ export type RunFigures = S["RunFigures"];
 export type SeriesPoint = S["SeriesPoint"];
 export type TopError = S["TopError"];
 export type FailingAgent = S["FailingAgent"];
+export type ApiKey = S["ApiKey"];
+export type ApiKeyCreated = S["ApiKeyCreated"];
+export type Scope = S["Scope"];

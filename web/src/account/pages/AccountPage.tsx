@@ -5,6 +5,7 @@ import { ApiError, unwrap } from "../../api/problem";
 import { Field } from "../../app/components/Field";
 import { ProblemAlert } from "../../app/components/ProblemAlert";
 import { usePageTitle } from "../../app/components/usePageTitle";
+import { ApiKeys } from "../components/ApiKeys";
 import { Sessions } from "../components/Sessions";
 import { fieldErrors } from "../hooks/useFieldErrors";
 import { useSession, useUser } from "../session";
@@ -95,11 +96,16 @@ export default function AccountPage() {
         <dd>{user.email}</dd>
         <dt>Plan</dt>
         <dd>{user.plan}</dd>
+        <dt>User id</dt>
+        <dd>
+          <code>{user.id}</code>
+        </dd>
       </dl>
       <div className="grid2">
         <ChangePassword />
         <DeleteAccount />
       </div>
+      <ApiKeys />
       <Sessions />
     </section>
   );

@@ -1,7 +1,7 @@
 """login sessions and refresh tokens
 
-Revision ID: 0011_sessions
-Revises: 0010_accounts
+Revision ID: 0013_sessions
+Revises: 0012_api_keys
 Create Date: 2026-12-02 14:08:15.564443
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0011_sessions"
-down_revision: str | None = "0010_accounts"
+revision: str = "0013_sessions"
+down_revision: str | None = "0012_api_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

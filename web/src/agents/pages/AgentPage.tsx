@@ -97,6 +97,7 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
     onSuccess: (updated) => {
       client.setQueryData(["agents", agent.id], updated);
       void client.invalidateQueries({ queryKey: ["agents"] });
+      setDraft(draftOf(updated.trigger));
       if (updated.webhook_url) onWebhook(updated.webhook_url);
     },
   });
@@ -112,6 +113,8 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
             e.preventDefault();
             save.mutate({ trigger: triggerOf(draft) });
           }}
+          // The API's message goes under the trigger, as on the deploy page, not a browser bubble.
+          noValidate
         >
           <TriggerEditor draft={draft} onChange={setDraft} error={triggerError} />
           <button type="submit" disabled={save.isPending}>
@@ -123,6 +126,8 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
         <h2 id="config-title">Configuration</h2>
         {template.data ? (
           <ConfigForm
+            // A saved (or elsewhere changed) agent starts the form again from the server's config.
+            key={agent.updated_at}
             schema={template.data.config_schema}
             initial={agent.config}
             serverErrors={error?.fieldErrors("config")}
@@ -130,7 +135,7 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
             busy={save.isPending}
             onSubmit={(config) => save.mutate({ config })}
           >
-            {save.isSuccess ? <p role="status">Saved.</p> : null}
+            {save.isSuccess && save.variables?.config ? <p role="status">Saved.</p> : null}
           </ConfigForm>
         ) : (
           <ProblemAlert error={template.error} />
@@ -209,7 +214,7 @@ export default function AgentPage() {
         <ProblemAlert error={runs.error} />
         {runs.data ? <RunList runs={runs.data.items} /> : null}
       </section>
-      <Settings key={a.updated_at} agent={a} onWebhook={setWebhook} />
+      <Settings key={a.id} agent={a} onWebhook={setWebhook} />
     </article>
   );
 }

@@ -45,10 +45,16 @@ def server_env(database_url: str, log_dir: Path, **extra: str) -> dict[str, str]
 
 
 def run_cli(
-    args: list[str], env: dict[str, str], stdin: str = ""
+    args: list[str], env: dict[str, str], stdin: str = "", *, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*BOTSKIS, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120
+        [*BOTSKIS, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 

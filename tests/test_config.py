@@ -6,14 +6,26 @@ from pydantic import ValidationError
 from botskis.config import Settings, settings_error_line
 
 
-def test_defaults_are_the_embedded_setup() -> None:
+def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.database_url == "sqlite+aiosqlite:///./botskis.db"
+    home_db = Path.home() / ".local" / "share" / "botskis" / "botskis.db"
+    assert settings.database_url == f"sqlite+aiosqlite:///{home_db}"
     assert settings.database_pool_size == 20
     assert settings.access_token_expire_minutes == 7 * 24 * 60
     assert settings.bcrypt_rounds == 12
     assert settings.host == "127.0.0.1" and settings.port == 8000
     assert settings.redis_url is None
+
+
+def test_default_database_follows_xdg_data_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'botskis' / 'botskis.db'}"
 
 
 @pytest.mark.parametrize(

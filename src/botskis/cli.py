@@ -1,10 +1,14 @@
-"""`botskis` command line: serve, worker, migrate, create-user, rotate-credentials, openapi."""
+"""`botskis` command line: serve, worker, worker-health, migrate, create-user,
+rotate-credentials, openapi."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import NoReturn
 
 import click
@@ -12,10 +16,14 @@ from pydantic import ValidationError
 
 from botskis.config import Settings, get_settings, settings_error_line
 
+# Exit codes: 2 for bad input or configuration, 1 for a database (or worker) that cannot serve.
+USAGE_ERROR = 2
+UNAVAILABLE = 1
 
-def _fail(message: str) -> NoReturn:
+
+def _fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     click.echo(f"botskis: {message}", err=True)
-    sys.exit(2)
+    sys.exit(code)
 
 
 def _load_settings() -> Settings:
@@ -23,6 +31,29 @@ def _load_settings() -> Settings:
         return get_settings()
     except ValidationError as exc:
         _fail(settings_error_line(exc))
+
+
+@contextmanager
+def _database_errors(settings: Settings) -> Iterator[None]:
+    """An unmigrated or unreachable database, before or during the command, is one
+    line and exit code 1, not a driver traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from botskis.database.readiness import DatabaseNotReady, unreachable
+
+    try:
+        yield
+    except DatabaseNotReady as exc:
+        _fail(str(exc), UNAVAILABLE)
+    except (DBAPIError, OSError) as exc:
+        _fail(str(unreachable(settings.database_url, exc)), UNAVAILABLE)
+
+
+def _require_schema(settings: Settings) -> None:
+    from botskis.database.readiness import require_schema
+
+    with _database_errors(settings):
+        asyncio.run(require_schema(settings))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,13 +67,22 @@ def main() -> None:
 @click.option("--workers", type=int, default=1, show_default=True, help="Uvicorn processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP and WebSocket API."""
+    settings = _load_settings()
+    _require_schema(settings)
+    from botskis.core import metrics
+
+    metrics.remove_stale_multiprocess_dirs()
+    samples = metrics.prepare_multiprocess_dir() if workers > 1 else None
+    try:
+        _run_uvicorn(settings, host, port, workers)
+    finally:
+        if samples is not None:
+            metrics.remove_multiprocess_dir(samples)
+
+
+def _run_uvicorn(settings: Settings, host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
-    settings = _load_settings()
-    if workers > 1:
-        from botskis.core.metrics import prepare_multiprocess_dir
-
-        prepare_multiprocess_dir()
     uvicorn.run(
         "botskis.app:create_app",
         factory=True,
@@ -74,6 +114,7 @@ def worker(concurrency: int | None) -> None:
     from botskis.queue.worker import run_worker_process
 
     settings = _load_settings()
+    _require_schema(settings)
     if concurrency is not None:
         settings = settings.model_copy(update={"worker_concurrency": max(1, concurrency)})
     # The same event loop as `serve` (uvicorn picks uvloop): a worker is loop-bound.
@@ -83,6 +124,37 @@ def worker(concurrency: int | None) -> None:
         asyncio.run(run_worker_process(settings))
     else:
         uvloop.run(run_worker_process(settings))
+
+
+@main.command("worker-health")
+def worker_health() -> None:
+    """Exit 0 when a `botskis worker` on this host sent a heartbeat within
+    WORKER_LEASE_SECONDS, else 1 (a container's health check)."""
+    import socket
+
+    from botskis.database.base import utcnow
+    from botskis.database.connection import Database
+    from botskis.queue.worker import last_heartbeat_on
+
+    settings = _load_settings()
+    _require_schema(settings)
+    hostname = socket.gethostname()
+
+    async def _last() -> datetime | None:
+        database = Database(settings)
+        try:
+            return await last_heartbeat_on(database, hostname)
+        finally:
+            await database.dispose()
+
+    with _database_errors(settings):
+        beat = asyncio.run(_last())
+    if beat is None:
+        _fail(f"no worker on {hostname} has sent a heartbeat", UNAVAILABLE)
+    age = (utcnow() - beat).total_seconds()
+    if age > settings.worker_lease_seconds:
+        _fail(f"the last heartbeat of a worker on {hostname} is {age:.0f} s old", UNAVAILABLE)
+    click.echo(f"worker on {hostname} alive (heartbeat {age:.1f} s ago)")
 
 
 @main.command()
@@ -111,13 +183,17 @@ def openapi(output: str | None) -> None:
 def migrate(revision: str, downgrade: bool) -> None:
     """Apply database migrations (alembic upgrade head)."""
     from botskis.database import migrate as migrations
+    from botskis.database.readiness import location, prepare_sqlite_directory
 
     settings = _load_settings()
-    if downgrade:
-        migrations.downgrade(settings.database_url, revision)
-    else:
-        migrations.upgrade(settings.database_url, revision)
-    click.echo(f"database at {'revision ' + revision if downgrade else revision}")
+    with _database_errors(settings):
+        prepare_sqlite_directory(settings.database_url)
+        if downgrade:
+            migrations.downgrade(settings.database_url, revision)
+        else:
+            migrations.upgrade(settings.database_url, revision)
+    target = "revision " + revision if downgrade else revision
+    click.echo(f"database at {target}: {location(settings.database_url)}")
 
 
 @main.command("create-user")
@@ -138,6 +214,7 @@ def create_user(
     from botskis.users.errors import EmailTaken
 
     settings = _load_settings()
+    _require_schema(settings)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -169,7 +246,8 @@ def create_user(
             await database.dispose()
 
     try:
-        user_id = asyncio.run(_create())
+        with _database_errors(settings):
+            user_id = asyncio.run(_create())
     except EmailTaken:
         _fail(f"an account with email {body.email} already exists")
     click.echo(f"created {'superuser' if superuser else 'user'} {body.email} ({user_id})")
@@ -191,6 +269,7 @@ def rotate_credentials() -> None:
 
     settings = _load_settings()
     vault = Vault.from_settings(settings)
+    _require_schema(settings)
 
     async def _rotate() -> int:
         database = Database(settings)
@@ -210,7 +289,8 @@ def rotate_credentials() -> None:
             await database.dispose()
 
     try:
-        count = asyncio.run(_rotate())
+        with _database_errors(settings):
+            count = asyncio.run(_rotate())
     except CredentialUndecryptable as exc:
         _fail(f"{exc.detail}; nothing was changed")
     click.echo(f"re-encrypted {count} credential(s) under key '{vault.current_key_id}'")

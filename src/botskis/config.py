@@ -7,8 +7,10 @@ line (see `settings_error_line`), never in the middle of traffic.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -35,6 +37,18 @@ ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 
 
+def data_dir() -> Path:
+    """Where the embedded default keeps its data: $XDG_DATA_HOME/botskis, else
+    ~/.local/share/botskis. An absolute place, so `botskis create-user` run from any
+    directory finds the database that `botskis serve` uses."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "botskis"
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{data_dir() / 'botskis.db'}"
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
@@ -52,7 +66,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     secret_key: str = DEV_SECRET_KEY
 
-    database_url: str = "sqlite+aiosqlite:///./botskis.db"
+    database_url: str = Field(default_factory=default_database_url)
     database_pool_size: int = Field(default=20, ge=1, le=500)
     database_max_overflow: int = Field(default=10, ge=0, le=500)
     database_pool_recycle_seconds: int = Field(default=1800, ge=30)

@@ -139,6 +139,9 @@ async def test_overview_adds_up_the_owners_runs_only(
     assert (numbers["count"], numbers["previous_count"], numbers["trend"]) == (3, 1, "rising")
     assert numbers["message"] == "answered <n> for <n>" and numbers["step"] == "fetch"
     assert (refused["count"], refused["trend"]) == (1, "new")
+    # Each group names its latest failure in the range, to link to.
+    assert refused["sample_agent_id"] == flaky["id"] and refused["sample_run_id"]
+    assert numbers["sample_agent_id"] in (steady["id"], flaky["id"]) and numbers["sample_run_id"]
     # 3 successful runs of an agent saving 10 minutes each.
     assert body["time_saved"] == {"minutes": 30.0, "hours": 0.5}
 

@@ -142,6 +142,7 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
     for path, name in [
         ("/marketplace", "marketplace"),
         ("/usage", "usage"),
+        ("/analytics", "analytics-journey"),
         ("/notifications", "notifications"),
         ("/account", "account"),
     ]:

@@ -93,8 +93,9 @@ async def test_consecutive_failures_mark_the_agent_failing_and_a_probe_heals_it(
         assert await session.get(AgentHealing, agent.id) is None
     assert sorted(p.status for p in probes) == ["failed", "succeeded"]
     assert all(p.input == {"k": 2} for p in probes)
-    titles = [n.title for n in await _notifications(database, account.id)]
-    assert any("is failing" in t for t in titles) and any("recovered" in t for t in titles)
+    failed, recovered = await _notifications(database, account.id)
+    assert "is failing" in failed.title and "Its schedule is stopped." in failed.message
+    assert "recovered" in recovered.title and "its schedule resumed" in recovered.message
 
 
 async def test_a_failing_agent_keeps_failing_without_a_probe_success(
@@ -116,3 +117,75 @@ async def test_a_failing_agent_keeps_failing_without_a_probe_success(
         assert healing is not None
         # Doubled after each failed probe, never above the cap.
         assert healing.cooldown_seconds == 2
+
+
+FORWARD_CONFIG = {
+    "method": "POST",
+    "headers": {},
+    "include_fields": ["order"],
+    "extra_fields": {},
+    "required_fields": [],
+    "match_field": "",
+    "match_value": "",
+    "notify_on_delivery": False,
+}
+
+
+async def test_a_failing_webhook_agent_keeps_accepting_deliveries_and_says_so(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    fake_vendor.respond("/target", Reply(400))
+    account = await sign_up(client)
+    database: Database = app.state.database
+    token = uuid.uuid4().hex
+    agent = await create_agent(
+        database,
+        account.id,
+        config={**FORWARD_CONFIG, "target_url": f"{fake_vendor.url}/target"},
+        trigger={"type": "webhook"},
+        webhook_token=token,
+    )
+    for order in (1, 2):
+        delivered = await client.post(f"/api/v1/hooks/{token}", json={"order": order})
+        assert delivered.status_code == 202, delivered.text
+        await wait_for_run(database, uuid.UUID(delivered.json()["run_id"]))
+    await _wait_for_agent_status(database, agent.id, "failing")
+    (failing,) = await _notifications(database, account.id)
+    assert "schedule" not in failing.message
+    assert "Its webhook still accepts deliveries and runs each one" in failing.message
+    # What the notification promises: the next delivery is accepted, runs, and heals it.
+    fake_vendor.respond("/target", Reply(200))
+    delivered = await client.post(f"/api/v1/hooks/{token}", json={"order": 3})
+    assert delivered.status_code == 202, delivered.text
+    run = await wait_for_run(database, uuid.UUID(delivered.json()["run_id"]))
+    assert run.status == "succeeded"
+    await _wait_for_agent_status(database, agent.id, "active")
+    recovered = (await _notifications(database, account.id))[-1]
+    assert "recovered" in recovered.title and "schedule" not in recovered.message
+
+
+async def test_a_failing_manual_agent_still_runs_on_demand_and_says_so(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    fake_vendor.respond("/target", Reply(400))
+    account = await sign_up(client)
+    database: Database = app.state.database
+    agent = await create_agent(
+        database, account.id, config={**FORWARD_CONFIG, "target_url": f"{fake_vendor.url}/target"}
+    )
+    for order in (1, 2):
+        started = await client.post(
+            f"/api/v1/agents/{agent.id}/run",
+            json={"input": {"order": order}},
+            headers=account.headers,
+        )
+        assert started.status_code == 202, started.text
+        await wait_for_run(database, uuid.UUID(started.json()["run_id"]))
+    await _wait_for_agent_status(database, agent.id, "failing")
+    (failing,) = await _notifications(database, account.id)
+    assert "It still runs when you start it." in failing.message
+    assert "schedule" not in failing.message
+    started = await client.post(
+        f"/api/v1/agents/{agent.id}/run", json={"input": {"order": 3}}, headers=account.headers
+    )
+    assert started.status_code == 202, started.text

@@ -45,6 +45,38 @@ def test_messages_that_differ_only_in_values_share_a_fingerprint() -> None:
     assert error_fingerprint("auth", a, "s", "t") != error_fingerprint("http_error", a, "s", "t")
 
 
+@pytest.mark.parametrize(
+    ("message", "normalised"),
+    [
+        (
+            "connect to 127.0.0.1:5432 failed after 3 tries",
+            "connect to 127.0.0.1:5432 failed after <n> tries",
+        ),
+        ("no route to 10.0.0.5.", "no route to 10.0.0.5."),
+        ("refused by [::1]:8080 at 12:30:45", "refused by [::1]:8080 at <n>:<n>:<n>"),
+        ("2001:db8::42 and fe80::1 are down", "2001:db8::42 and fe80::1 are down"),
+        ("api2.vendor.io:443 timed out after 30.5 s", "api2.vendor.io:443 timed out after <n> s"),
+        ("localhost:6379 said 500", "localhost:6379 said <n>"),
+        ("s3.amazonaws.com answered 503", "s3.amazonaws.com answered <n>"),
+        # Not addresses: an octet over 255, a version, a time, a hex id.
+        ("order 1234 at 999.1.1.1", "order <n> at <n>.<n>"),
+        ("client 1.2.3 too old", "client <n>.<n> too old"),
+        ("job deadbeefdeadbeefdead stopped", "job <hex> stopped"),
+    ],
+)
+def test_host_addresses_stay_readable_while_numbers_group(message: str, normalised: str) -> None:
+    assert normalise_message(message) == normalised
+
+
+def test_failures_at_two_hosts_are_two_groups_and_retry_counts_are_one() -> None:
+    def fingerprint(message: str) -> str:
+        return error_fingerprint("connection_error", message, "fetch", "t")
+
+    first = fingerprint("connection refused by 10.0.0.5:5432 after 3 tries")
+    assert first == fingerprint("connection refused by 10.0.0.5:5432 after 4 tries")
+    assert first != fingerprint("connection refused by 10.0.0.6:5432 after 3 tries")
+
+
 def histogram(durations: list[int]) -> list[int]:
     counts = dict.fromkeys(HISTOGRAM_COLUMNS, 0)
     for duration in durations:

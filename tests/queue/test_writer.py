@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,9 @@ from botskis.database.base import utcnow
 from botskis.database.connection import Database
 from botskis.execution.engine import ClaimedRun, RunExecution
 from botskis.execution.outbound import create_client
-from botskis.queue.claims import claim_runs
+from botskis.queue.claims import claim_runs, reclaim_expired
 from botskis.queue.worker import RunWorker
-from botskis.queue.writer import RunWriter
+from botskis.queue.writer import LeaseLost, RunWrite, RunWriter
 from botskis.realtime.models import LoggedEvent
 from botskis.runs.models import Run, RunStep, Worker
 from tests.conftest import make_settings
@@ -184,6 +185,58 @@ async def test_a_run_this_worker_no_longer_holds_writes_nothing(
     assert (await load_run(database, lost)).status == "cancelled"
     assert await load_steps(database, lost) == []
     assert (await load_agent(database, agent.id)).total_runs == 1
+
+
+async def test_an_older_attempt_of_a_run_this_worker_claimed_again_writes_nothing(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Under load a worker's own lease can expire: its heartbeat's reclaim puts
+    the run back in the queue, the same worker claims it again, and the first
+    execution is still going. Both reach the same steps; only the newer attempt
+    writes them, so `uq_run_steps_run_step` is never hit."""
+    database: Database = app.state.database
+    agent = await _agent(app, client)
+    run_id = await queue_run(database, agent, THREE_STEPS, input={"n": 1})
+    (older,) = await _claim(database, settings, 1)
+    async with database.transaction() as session:
+        await session.execute(
+            sa.update(Run)
+            .where(Run.id == run_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert await reclaim_expired(database, settings) == 1
+    (newer,) = await _claim(database, settings, 1)
+    assert (older.run.attempts, newer.run.attempts) == (1, 2)
+
+    def checkpoint(claimed: ClaimedRun) -> RunWrite:
+        record = {
+            "id": uuid.uuid4(),
+            "run_id": run_id,
+            "step_id": "double",
+            "position": 0,
+            "kind": "transform",
+            "status": "succeeded",
+            "output": {"n": 2},
+        }
+        return RunWrite(claimed.run, [record])
+
+    writer = RunWriter(database, settings, WORKER_ID)
+    writer.start()
+    try:
+        # The older attempt checkpoints the step the newer one, claimed before
+        # that checkpoint, is about to write again.
+        with pytest.raises(LeaseLost):
+            await writer.write(checkpoint(older))
+        await writer.write(checkpoint(newer))
+    finally:
+        await writer.stop(grace=5)
+    (record,) = await load_steps(database, run_id)
+    assert record.step_id == "double"
+    newer.checkpoints[record.step_id] = record
+    assert await _execute(database, settings, [newer]) == [None]
+    run = await load_run(database, run_id)
+    assert run.status == "succeeded" and run.attempts == 2
+    assert [s.step_id for s in await load_steps(database, run_id)] == ["double", "gate", "label"]
 
 
 async def test_a_row_the_database_refuses_fails_only_its_own_run(

@@ -49,3 +49,21 @@ async def log_in(client: httpx.AsyncClient, email: str, password: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+async def create_api_key(
+    client: httpx.AsyncClient, account: Account, scopes: list[str], **body: object
+) -> dict[str, str]:
+    """A new key of the account (the create response: `key`, `id`, ...)."""
+    response = await client.post(
+        "/api/v1/users/me/api-keys",
+        headers=account.headers,
+        json={"name": "script", "scopes": scopes, **body},
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, str] = response.json()
+    return created
+
+
+def key_headers(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

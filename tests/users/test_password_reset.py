@@ -19,7 +19,7 @@ from botskis.mail.models import MailStatus, OutboxMail
 from botskis.users.mail_outbox import account_mail_delivery
 from botskis.users.models import AccountToken
 from tests.fakes.smtp_server import FakeSmtpServer
-from tests.users.factories import log_in, sign_up
+from tests.users.factories import create_api_key, key_headers, log_in, sign_up
 from tests.users.mailbox import PUBLIC_URL, mails_to, smtp_settings, token_in
 
 RESET = "/api/v1/auth/password-reset"
@@ -44,11 +44,13 @@ async def test_reset_sets_the_password_and_revokes_every_token(
     client: httpx.AsyncClient, fake_smtp: FakeSmtpServer
 ) -> None:
     account = await sign_up(client)
+    key = (await create_api_key(client, account, ["agents:read"]))["key"]
     token = await _reset_token(client, fake_smtp, account.email.upper())
     done = await client.post(CONFIRM, json={"token": token, "new_password": NEW_PASSWORD})
     assert done.status_code == 204, done.text
 
     assert (await client.get("/api/v1/users/me", headers=account.headers)).status_code == 401
+    assert (await client.get("/api/v1/agents", headers=key_headers(key))).status_code == 401
     old = await client.post(
         "/api/v1/auth/login", json={"email": account.email, "password": account.password}
     )

@@ -14,7 +14,8 @@ from botskis.database.base import Base, IdMixin, StatusColumn, TimestampMixin
 class AgentStatus(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
-    # Too many consecutive failed runs: schedules stop until a probe run succeeds.
+    # Too many consecutive failed runs: its schedule stops until a run succeeds (a
+    # probe is tried after a cool-down); webhook deliveries and manual runs still run it.
     FAILING = "failing"
 
 

@@ -56,6 +56,9 @@ class TopError(BaseModel):
     previous_count: int
     trend: Literal["new", "rising", "falling", "steady"]
     last_seen: datetime
+    # The latest failed run in the range with this fingerprint, and its agent.
+    sample_run_id: uuid.UUID | None
+    sample_agent_id: uuid.UUID | None
 
 
 class TimeSaved(BaseModel):

@@ -251,9 +251,11 @@ async def top_errors(
         else {}
     )
     details = await fingerprint_details(session, fingerprints)
+    samples = await error_samples(session, owner_id, window.span, fingerprints, agent_id=agent_id)
     items = []
     for row in current:
         detail = details.get(row.fingerprint)
+        sample = samples.get(row.fingerprint)
         previous = before.get(row.fingerprint, 0)
         items.append(
             schemas.TopError(
@@ -266,6 +268,8 @@ async def top_errors(
                 previous_count=previous,
                 trend=_trend(int(row.count), previous),  # type: ignore[arg-type]
                 last_seen=row.last_seen,
+                sample_run_id=sample.sample_run_id if sample else None,
+                sample_agent_id=sample.agent_id if sample else None,
             )
         )
     return items

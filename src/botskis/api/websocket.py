@@ -1,8 +1,8 @@
 """`WS /ws/{user_id}`: one user's live feed (protocol in README, "Real time").
 
-The token comes as `?token=` or as `Sec-WebSocket-Protocol: bearer, <token>`;
-anything wrong with it is refused before the handshake completes (HTTP 403)
-and logged as a security event. The token itself is never logged.
+The token comes as `?token=` or as `Sec-WebSocket-Protocol: bearer, <token>`
+(an API key needs the runs:read scope); anything wrong with it is refused
+before the handshake completes (HTTP 403) and logged as a security event. The token itself is never logged.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from botskis.realtime.hub import (
     control_message,
 )
 from botskis.realtime.socket_quota import SocketQuota
+from botskis.users.scopes import Scope
 
 router = APIRouter()
 
@@ -66,6 +67,8 @@ async def _authenticate(websocket: WebSocket, path_user_id: str) -> uuid.UUID | 
         else:
             if str(authenticated.caller.id) != path_user_id:
                 reason = "token subject does not match the path"
+            elif not authenticated.caller.allows(Scope.RUNS_READ):
+                reason = f"api key lacks the {Scope.RUNS_READ} scope"
             else:
                 return authenticated.caller.id
     logger.bind(security=True, reason=reason, client=client).warning("websocket refused")

@@ -2,11 +2,13 @@
 
 `authenticate_token` is the only place a token string becomes a caller; the
 bearer header (HTTP) and the WebSocket handshake both call it, and so does any
-other source of the same token."""
+other source of the same token. An API key (`bk_live_...`) is such a token too:
+its caller carries the key's scopes, which the access each private router
+declares (`scoped`, `account_management`, listed in api/router.py) enforces."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,13 +18,25 @@ from loguru import logger
 from sqlalchemy import select
 
 from botskis.api.dependencies import SessionDep, SettingsDep
-from botskis.core.browser_session import VIA_COOKIE_KEY, require_csrf, session_token
+from botskis.core.browser_session import (
+    SAFE_METHODS,
+    VIA_COOKIE_KEY,
+    require_csrf,
+    session_token,
+)
 from botskis.core.errors import AppError, Unauthorized
 from botskis.core.ratelimit import enforce
 from botskis.core.security import InvalidToken, TokenClaims
 from botskis.users.caller import Caller
-from botskis.users.errors import EmailNotVerified, InactiveUser, SuperuserRequired
+from botskis.users.errors import (
+    ApiKeyRefused,
+    EmailNotVerified,
+    InactiveUser,
+    MissingScope,
+    SuperuserRequired,
+)
 from botskis.users.models import User
+from botskis.users.scopes import Scope
 from botskis.users.token_cache import TokenCache
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -96,6 +110,35 @@ async def current_user(
     authenticated: Annotated[Authenticated, Depends(current_authentication)],
 ) -> Caller:
     return authenticated.caller
+
+
+AccessCheck = Callable[..., Awaitable[Caller]]
+
+
+def scoped(read: Scope, write: Scope) -> AccessCheck:
+    """A router's access for API keys: its safe methods (GET, HEAD) need `read`,
+    the others `write`. Callers that are not keys pass."""
+
+    async def require_scope(request: Request, caller: CurrentUser) -> Caller:
+        needed = read if request.method in SAFE_METHODS else write
+        if not caller.allows(needed):
+            logger.bind(
+                security=True, user_id=str(caller.id), api_key_id=str(caller.api_key_id)
+            ).warning("api key scope missing")
+            raise MissingScope(needed)
+        return caller
+
+    return require_scope
+
+
+async def account_management(caller: CurrentUser) -> Caller:
+    """Routes that change the account itself: no API key reaches them."""
+    if caller.api_key_id is not None:
+        logger.bind(
+            security=True, user_id=str(caller.id), api_key_id=str(caller.api_key_id)
+        ).warning("api key refused for account management")
+        raise ApiKeyRefused()
+    return caller
 
 
 async def current_claims(

@@ -10,6 +10,8 @@ a bearer header carries (core/auth.py checks both the same way).
   planted by a sibling subdomain cannot forge it, and each login gets a new one.
 * A request that sends `Authorization: Bearer` is judged by that header alone; its
   cookies are never read, so API clients are untouched.
+* The cookie carries only tokens this server set: an API key placed in it is no
+  session (keys travel in the Authorization header or the WebSocket handshake).
 * The WebSocket takes the session cookie only from pages of this server's own
   origin, or of an origin in BROWSER_ORIGINS: the browser sends cookies with a
   socket opened by any page, and only `Origin` tells them apart.
@@ -28,6 +30,7 @@ from starlette.responses import Response
 from botskis.config import Settings
 from botskis.core.errors import Forbidden
 from botskis.core.security import AccessToken, TokenClaims
+from botskis.users.api_keys import is_api_key
 
 SESSION_COOKIE = "botskis_session"
 CSRF_COOKIE = "botskis_csrf"
@@ -55,7 +58,10 @@ def csrf_token(secret_key: str, session_id: str) -> str:
 
 def session_token(connection: HTTPConnection) -> str | None:
     """The access token of the session cookie, if the request carries one."""
-    return connection.cookies.get(SESSION_COOKIE) or None
+    token = connection.cookies.get(SESSION_COOKIE)
+    if not token or is_api_key(token):
+        return None
+    return token
 
 
 def is_cookie_session(connection: HTTPConnection) -> bool:

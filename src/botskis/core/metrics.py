@@ -8,6 +8,7 @@ that directory and `/metrics` merges them, so any worker answers for all.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -76,14 +77,53 @@ def process_exited() -> None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
-def prepare_multiprocess_dir() -> None:
-    """Before forking workers: give them a shared, empty samples directory
-    (PROMETHEUS_MULTIPROC_DIR if set, else a fresh temporary one)."""
+MULTIPROC_PREFIX = "botskis-metrics-"
+
+
+def prepare_multiprocess_dir() -> Path | None:
+    """Before forking workers: give them a shared, empty samples directory.
+
+    PROMETHEUS_MULTIPROC_DIR, when set, is the operator's: emptied, never removed.
+    Otherwise a fresh temporary one named after this process's pid, returned so
+    the caller removes it on exit (`remove_multiprocess_dir`)."""
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         for stale in path.glob("*.db"):
             stale.unlink()
-    else:
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="botskis-metrics-")
+        return None
+    created = Path(tempfile.mkdtemp(prefix=f"{MULTIPROC_PREFIX}{os.getpid()}-"))
+    os.environ[MULTIPROC_ENV] = str(created)
+    return created
+
+
+def remove_multiprocess_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_multiprocess_dirs() -> list[Path]:
+    """Remove the temporary samples directories of `botskis serve` processes that
+    died without cleaning up (SIGKILL, power loss): only directories of this user
+    whose name carries the pid of a process that no longer exists."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{MULTIPROC_PREFIX}*-*"):
+        owner = path.name.removeprefix(MULTIPROC_PREFIX).split("-", 1)[0]
+        try:
+            mine = path.is_dir() and path.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if mine and owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

@@ -3,8 +3,13 @@
 After `AGENT_FAILURE_THRESHOLD` consecutive failed runs an active agent goes
 `failing`: its schedule stops firing, the owner is notified, and a probe run is
 queued after a cool-down that doubles after each failed probe (capped). Any
-successful run of a failing agent (the probe, or a manual run after the owner
-fixed the cause) makes it active again.
+successful run of a failing agent (the probe, a manual run after the owner
+fixed the cause, or a webhook delivery) makes it active again.
+
+A failing webhook agent keeps accepting deliveries and runs each one: a sender
+that meets a 4xx drops the delivery for good (SendGrid's inbound parse does),
+so refusing would lose the very input the owner needs once the cause is fixed,
+while a stored run that failed can be retried.
 """
 
 from __future__ import annotations
@@ -163,8 +168,8 @@ async def _mark_failing(session: AsyncSession, settings: Settings, agent: Agent)
         level="error",
         title=f"{agent.name} is failing",
         message=(
-            f"{agent.status_reason}. Its schedule is stopped; a test run will be tried "
-            f"in {int(cooldown)} s and the agent resumes when it succeeds."
+            f"{agent.status_reason}. {while_failing(agent.trigger)} A test run will be "
+            f"tried in {int(cooldown)} s and the agent is active again when any run succeeds."
         ),
         agent_id=agent.id,
     )
@@ -181,6 +186,23 @@ async def _probe_failed(session: AsyncSession, settings: Settings, agent: Agent)
     healing.cooldown_seconds = cooldown
     healing.probe_at = utcnow() + timedelta(seconds=cooldown)
     healing.probe_run_id = None
+
+
+def while_failing(trigger: dict[str, object]) -> str:
+    """What still runs a failing agent, by its trigger type."""
+    kind = trigger.get("type")
+    if kind == "schedule":
+        return "Its schedule is stopped."
+    if kind == "webhook":
+        return (
+            "Its webhook still accepts deliveries and runs each one; "
+            "failed runs can be retried once the cause is fixed."
+        )
+    return "It still runs when you start it."
+
+
+def _resumed(trigger: dict[str, object]) -> str:
+    return " and its schedule resumed" if trigger.get("type") == "schedule" else " again"
 
 
 def _whole_seconds(seconds: float) -> int:
@@ -200,7 +222,7 @@ async def _recovered(session: AsyncSession, agent: Agent) -> None:
         agent.owner_id,
         level="success",
         title=f"{agent.name} recovered",
-        message="A run succeeded again; the agent is active and its schedule resumed.",
+        message=f"A run succeeded again; the agent is active{_resumed(agent.trigger)}.",
         agent_id=agent.id,
     )
     logger.bind(agent_id=str(agent.id)).info("agent recovered")

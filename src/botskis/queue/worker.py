@@ -20,10 +20,10 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from loguru import logger
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from botskis.billing.workflows import billing_loop
 from botskis.config import Settings
@@ -157,10 +157,16 @@ class RunWorker:
         run_id = claimed.run.id
         execution = RunExecution(self.database, self.settings, self.writer, claimed, self.http)
         task = asyncio.create_task(execution.execute(), name=f"run-{run_id}")
+        stale = self.running.get(run_id)
+        if stale is not None:
+            # This worker's own lease on the run expired (a stalled event loop) and
+            # it claimed the run again: the older attempt may no longer write.
+            stale.cancel()
         self.running[run_id] = task
 
         def _done(finished: asyncio.Task[None]) -> None:
-            self.running.pop(run_id, None)
+            if self.running.get(run_id) is finished:
+                del self.running[run_id]
             error = None if finished.cancelled() else finished.exception()
             if error is not None and self.database.availability.report(error) is None:
                 self.log.bind(run_id=str(run_id)).opt(exception=error).error(
@@ -253,6 +259,16 @@ class RunWorker:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._stop_requested.wait()
+
+
+async def last_heartbeat_on(database: Database, hostname: str) -> datetime | None:
+    """The newest heartbeat of a worker on `hostname` (a container's own name):
+    `botskis worker-health` compares it with the lease."""
+    async with database.transaction() as session:
+        beat: datetime | None = await session.scalar(
+            select(func.max(Worker.last_heartbeat)).where(Worker.hostname == hostname[:200])
+        )
+        return beat
 
 
 async def run_worker_process(settings: Settings) -> None:

@@ -8,9 +8,12 @@ queued up while its previous transaction was in flight in ONE transaction:
 one statement proves which runs this worker still holds, then one statement
 each for the final values, the step records and the events of the whole batch.
 
-A run's write is durable when its `write` returns, exactly as before. A run
-that this worker no longer holds (cancelled, or reclaimed after a lost lease)
-gets `LeaseLost` and nothing of it is written. If a batch fails, each write is
+A run's write is durable when its `write` returns. A run that this worker no
+longer holds (cancelled, or reclaimed after a lost lease) gets `LeaseLost` and
+nothing of it is written. Holding means the attempt too: when a lease expires
+under load, the same worker may reclaim and claim the run again while the old
+execution still runs, and only the newest attempt may write (two attempts
+writing the same step would break `uq_run_steps_run_step`). If a batch fails, each write is
 retried in a transaction of its own, so one bad row (say, an output PostgreSQL
 refuses) fails only its own run.
 """
@@ -99,6 +102,12 @@ class RunWrite:
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+
+def _holds(write: RunWrite, held: dict[uuid.UUID, int]) -> bool:
+    """The write comes from the attempt this worker holds now, not an older one
+    (each claim loads its own `Run` with the attempt it started)."""
+    return held.get(write.run.id) == write.run.attempts
 
 
 class RunWriter:
@@ -192,15 +201,15 @@ class RunWriter:
     async def _commit(self, batch: list[RunWrite]) -> None:
         async with self.database.transaction() as session:
             held = await self._hold(session, batch)
-            await self._write(session, [w for w in batch if w.run.id in held])
+            await self._write(session, [w for w in batch if _holds(w, held)])
         self._settle(batch, held)
 
     @staticmethod
-    def _settle(batch: list[RunWrite], held: set[uuid.UUID]) -> None:
+    def _settle(batch: list[RunWrite], held: dict[uuid.UUID, int]) -> None:
         for write in batch:
             if write.done.done():
                 continue
-            if write.run.id in held:
+            if _holds(write, held):
                 write.done.set_result(None)
             else:
                 write.done.set_exception(LeaseLost())
@@ -213,11 +222,11 @@ class RunWriter:
             if not write.done.done():
                 write.done.set_exception(error)
 
-    async def _hold(self, session: AsyncSession, batch: list[RunWrite]) -> set[uuid.UUID]:
+    async def _hold(self, session: AsyncSession, batch: list[RunWrite]) -> dict[uuid.UUID, int]:
         """Extend the lease of every run in the batch this worker still holds
-        (locking their rows) and return their ids."""
+        (locking their rows) and return their current attempts by id."""
         lease = utcnow() + timedelta(seconds=self.settings.worker_lease_seconds)
-        held = await session.scalars(
+        held = await session.execute(
             update(Run)
             .where(
                 Run.id.in_([write.run.id for write in batch]),
@@ -225,10 +234,10 @@ class RunWriter:
                 Run.worker_id == self.worker_id,
             )
             .values(lease_expires_at=lease)
-            .returning(Run.id)
+            .returning(Run.id, Run.attempts)
             .execution_options(synchronize_session=False)
         )
-        return set(held)
+        return {run_id: attempts for run_id, attempts in held.all()}
 
     async def _write(self, session: AsyncSession, writes: list[RunWrite]) -> None:
         finals = [(w.run, w.final) for w in writes if w.final is not None]

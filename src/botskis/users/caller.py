@@ -3,7 +3,10 @@
 Requests share it (the token cache hands the same snapshot to concurrent
 requests), so it cannot be an ORM object, whose attributes a session may expire
 or change under another request. Code that changes the user loads the row for
-update on purpose (`core.auth.UserForUpdate`)."""
+update on purpose (`core.auth.UserForUpdate`).
+
+A caller authenticated by an API key carries the key's id and scopes; any other
+caller has `scopes` None, which allows everything."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from botskis.users.models import User
+from botskis.users.scopes import Scope, granted
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,11 @@ class Caller:
     created_at: datetime
     email_verified_at: datetime | None
     two_factor_enabled: bool
+    api_key_id: uuid.UUID | None = None
+    scopes: frozenset[Scope] | None = None
+
+    def allows(self, scope: Scope) -> bool:
+        return self.scopes is None or granted(self.scopes, scope)
 
     @classmethod
     def of(cls, user: User) -> Caller:

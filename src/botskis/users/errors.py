@@ -1,4 +1,12 @@
-from botskis.core.errors import AppError, Conflict, Forbidden, Unauthorized, ValidationFailed
+from botskis.core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from botskis.users.scopes import Scope
 
 
 class EmailTaken(Conflict):
@@ -121,4 +129,36 @@ class MfaTokenInvalid(Unauthorized):
         super().__init__(
             "The mfa_token is invalid, expired or already used: log in again",
             reason="mfa_token_invalid",
+        )
+
+
+class MissingScope(Forbidden):
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(
+            f"This API key lacks the {scope} scope", reason="missing_scope", scope=str(scope)
+        )
+
+
+class ApiKeyRefused(Forbidden):
+    """Account management (profile, password, 2FA, sessions, keys, billing) needs a
+    login: a leaked key must not be able to lock its owner out."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "API keys cannot manage the account: log in with the password instead",
+            reason="api_key_not_allowed",
+        )
+
+
+class ApiKeyNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("API key not found")
+
+
+class TooManyApiKeys(Conflict):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"An account holds at most {limit} API keys: revoke one before creating another",
+            reason="api_key_limit",
+            limit=limit,
         )

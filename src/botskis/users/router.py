@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
@@ -20,11 +21,11 @@ from botskis.core.errors import AppError, Unauthorized, ValidationFailed
 from botskis.core.pagination import Page, PageDep
 from botskis.core.ratelimit import client_ip, enforce
 from botskis.database.connection import Database
-from botskis.users import schemas, service, two_factor, verification
+from botskis.users import api_keys, schemas, service, two_factor, verification
 from botskis.users.caller import Caller
 from botskis.users.errors import PasswordConfirmationRequired
 from botskis.users.lockout import CodeLockout
-from botskis.users.models import User
+from botskis.users.models import ApiKey, User
 
 public_router = APIRouter(tags=["auth"])
 router = APIRouter(tags=["users"])
@@ -444,4 +445,34 @@ async def disable_two_factor(
         session, hasher, settings, lockout, user, password=body.password, code=body.code
     )
     logger.bind(security=True, user_id=str(user.id)).info("two-factor authentication off")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/users/me/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.ApiKeyCreated,
+    responses={409: {"description": "The account already holds the most keys it may"}},
+)
+async def create_api_key(
+    body: schemas.ApiKeyCreate, response: Response, user: UserForUpdate, session: SessionDep
+) -> schemas.ApiKeyCreated:
+    """A new API key, returned this once: only its hash is stored."""
+    key, raw = await api_keys.create_key(
+        session, user, name=body.name, scopes=body.scopes, expires_at=body.expires_at
+    )
+    logger.bind(security=True, user_id=str(user.id), api_key_id=str(key.id)).info("api key created")
+    response.headers["cache-control"] = "no-store"
+    return schemas.ApiKeyCreated(**schemas.ApiKey.model_validate(key).model_dump(), key=raw)
+
+
+@router.get("/users/me/api-keys", response_model=list[schemas.ApiKey])
+async def list_api_keys(user: CurrentUser, session: SessionDep) -> list[ApiKey]:
+    return await api_keys.list_keys(session, user.id)
+
+
+@router.delete("/users/me/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_key(key_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    await api_keys.revoke_key(session, user.id, key_id)
+    logger.bind(security=True, user_id=str(user.id), api_key_id=str(key_id)).info("api key revoked")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -15,6 +16,7 @@ from pydantic import (
 )
 
 from botskis.core.security import BCRYPT_MAX_BYTES
+from botskis.users.scopes import Scope
 
 PASSWORD_MIN_BYTES = 8
 
@@ -168,3 +170,28 @@ class BrowserSession(BaseModel):
     user: User
     csrf_token: str
     expires_at: datetime
+
+
+ApiKeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ApiKeyCreate(StrictModel):
+    name: ApiKeyName
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))]
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKey(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The key's first characters, to recognise it by")
+    scopes: list[Scope]
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Recorded at most once a minute")
+    expires_at: datetime | None
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The key itself, shown this once: only its hash is stored")

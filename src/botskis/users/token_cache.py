@@ -1,15 +1,17 @@
 """A per-process cache that makes an authenticated request cost no database query.
 
-Two things are cached:
+Three things are cached:
 
 * verified tokens: the claims of a token string whose signature was checked once
   (bounded; expiry is still checked on every use);
+* API keys, by their hash, for at most AUTH_CACHE_SECONDS: owner, scopes and
+  expiry (expiry is checked on every use);
 * per user, for at most AUTH_CACHE_SECONDS: a frozen snapshot of the user row
   (`Caller`) and the set of that user's revoked token ids.
 
 Revocation stays correct because every committed change that affects a token —
 a User row updated or deleted (password change bumps `token_version`, deactivation,
-plan change) or a RevokedToken inserted (logout) — is seen by SQLAlchemy session
+plan change), a RevokedToken inserted (logout) or an ApiKey deleted (revoked) — is seen by SQLAlchemy session
 events: after the commit the user's entry is dropped from every cache in this
 process, so the next request reloads it (immediate here). Other processes hear of
 it through Redis pub/sub when REDIS_URL is set (milliseconds; a process whose
@@ -27,19 +29,22 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
 from sqlalchemy import event, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, UOWTransaction
 
 from botskis.config import Settings
 from botskis.core.security import InvalidToken, TokenClaims, decode_access_token
 from botskis.database.connection import Database
+from botskis.users import api_keys
 from botskis.users.caller import Caller
-from botskis.users.models import RevokedToken, User
+from botskis.users.models import ApiKey, RevokedToken, User
+from botskis.users.scopes import Scope
 
 MAX_CACHED_TOKENS = 50_000
 CHANGED_KEY = "botskis.auth_changed"
@@ -55,6 +60,18 @@ class CachedUser:
     loaded_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CachedKey:
+    key_id: uuid.UUID
+    user_id: uuid.UUID
+    scopes: frozenset[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    # When this key's use was last recorded (epoch seconds), by anyone we know of.
+    used_at: float
+    loaded_at: float
+
+
 class TokenCache:
     def __init__(self, settings: Settings, database: Database) -> None:
         self.secret_key = settings.secret_key
@@ -64,13 +81,16 @@ class TokenCache:
         self.redis_url = settings.redis_url
         self.tokens: dict[str, tuple[TokenClaims, float]] = {}
         self.users: dict[uuid.UUID, CachedUser] = {}
+        self.keys: dict[str, CachedKey] = {}
         self.epoch = 0
         self.redis: Any = None
         self.listener: asyncio.Task[None] | None = None
         _caches.add(self)
 
     async def resolve(self, token: str) -> tuple[Caller, TokenClaims]:
-        """A snapshot of the user a token speaks for, or InvalidToken."""
+        """A snapshot of the user a token (or an API key) speaks for, or InvalidToken."""
+        if api_keys.is_api_key(token):
+            return await self._resolve_key(token)
         cached = self.tokens.get(token)
         if cached is None:
             claims = decode_access_token(self.secret_key, token)
@@ -82,12 +102,74 @@ class TokenCache:
             if expires <= time.time():
                 del self.tokens[token]
                 raise InvalidToken("expired")
-        state = self.users.get(claims.subject)
-        if state is None or time.monotonic() - state.loaded_at >= self.ttl:
-            state = await self._load(claims.subject)
+        state = await self._user(claims.subject)
         if claims.jti in state.revoked or state.caller.token_version != claims.version:
             raise InvalidToken("revoked")
         return state.caller, claims
+
+    async def _user(self, user_id: uuid.UUID) -> CachedUser:
+        state = self.users.get(user_id)
+        if state is None or time.monotonic() - state.loaded_at >= self.ttl:
+            state = await self._load(user_id)
+        return state
+
+    async def _resolve_key(self, raw: str) -> tuple[Caller, TokenClaims]:
+        """The key's owner, narrowed to the key's scopes. Its claims name the key
+        (as `jti`) and its expiry; nothing revokes a key but deleting it."""
+        key_hash = api_keys.digest(raw)
+        key = self.keys.get(key_hash)
+        if key is None or time.monotonic() - key.loaded_at >= self.ttl:
+            key = await self._load_key(key_hash)
+        now = time.time()
+        if key.expires_at is not None and key.expires_at.timestamp() <= now:
+            raise InvalidToken("api key expired")
+        state = await self._user(key.user_id)
+        if now - key.used_at >= api_keys.LAST_USED_GRANULARITY_SECONDS:
+            await self._record_use(key_hash, key, now)
+        caller = replace(state.caller, api_key_id=key.key_id, scopes=key.scopes)
+        claims = TokenClaims(
+            subject=key.user_id,
+            jti=key.key_id.hex,
+            issued_at=key.created_at,
+            expires_at=key.expires_at or datetime.max.replace(tzinfo=UTC),
+            version=state.caller.token_version,
+        )
+        return caller, claims
+
+    async def _load_key(self, key_hash: str) -> CachedKey:
+        epoch = self.epoch
+        async with self.database.sessions() as session:
+            row = await api_keys.find_by_hash(session, key_hash)
+            if row is None:
+                raise InvalidToken("unknown or revoked api key")
+            key = CachedKey(
+                key_id=row.id,
+                user_id=row.user_id,
+                scopes=frozenset(Scope(s) for s in row.scopes),
+                created_at=row.created_at,
+                expires_at=row.expires_at,
+                used_at=row.last_used_at.timestamp() if row.last_used_at else 0.0,
+                loaded_at=time.monotonic(),
+            )
+        if self.ttl > 0 and epoch == self.epoch:
+            if len(self.keys) >= MAX_CACHED_TOKENS:
+                self.keys.clear()
+            self.keys[key_hash] = key
+        return key
+
+    async def _record_use(self, key_hash: str, key: CachedKey, now: float) -> None:
+        """last_used_at, in a transaction of its own: a timestamp that could not be
+        written (a busy database) is logged, not a failed request."""
+        used = replace(key, used_at=now)
+        if self.keys.get(key_hash) is key:
+            self.keys[key_hash] = used
+        try:
+            async with self.database.transaction() as session:
+                await api_keys.record_use(session, key.key_id, datetime.fromtimestamp(now, UTC))
+        except SQLAlchemyError as exc:
+            logger.bind(error=type(exc).__name__, api_key_id=str(key.key_id)).warning(
+                "api key use not recorded"
+            )
 
     async def _load(self, user_id: uuid.UUID) -> CachedUser:
         epoch = self.epoch
@@ -108,12 +190,16 @@ class TokenCache:
 
     def invalidate(self, user_ids: Iterable[uuid.UUID]) -> None:
         self.epoch += 1
-        for user_id in user_ids:
+        dropped = set(user_ids)
+        for user_id in dropped:
             self.users.pop(user_id, None)
+        if self.keys:
+            self.keys = {h: k for h, k in self.keys.items() if k.user_id not in dropped}
 
     def clear(self) -> None:
         self.epoch += 1
         self.users.clear()
+        self.keys.clear()
 
     async def start(self) -> None:
         """Listen for other processes' invalidations (only with Redis)."""
@@ -193,6 +279,10 @@ def _collect_changed_users(session: Session, _context: UOWTransaction) -> None:
             changed.add(obj.id)
     for obj in session.new:
         if isinstance(obj, RevokedToken):
+            changed = changed or session.info.setdefault(CHANGED_KEY, set())
+            changed.add(obj.user_id)
+    for obj in session.deleted:
+        if isinstance(obj, ApiKey):
             changed = changed or session.info.setdefault(CHANGED_KEY, set())
             changed.add(obj.user_id)
 

@@ -26,6 +26,7 @@ from botskis.core.security import PasswordHasher
 from botskis.database.base import utcnow
 from botskis.mail.models import OutboxMail
 from botskis.mail.service import MailKind, RenderedMail, queue_composed_later, queue_mail, render
+from botskis.users import api_keys
 from botskis.users.errors import (
     AccountTokenExpired,
     AccountTokenInvalid,
@@ -221,13 +222,15 @@ async def compose_password_reset(
 async def confirm_password_reset(
     session: AsyncSession, hasher: PasswordHasher, settings: Settings, raw: str, new_password: str
 ) -> User:
-    """Set the new password and end every token of the user (the token version)."""
+    """Set the new password and end every token of the user (the token version)
+    and every API key: whoever else held the account may have made some."""
     token = await _consume(session, raw, {TokenPurpose.RESET_PASSWORD})
     user = await _locked_user(session, token)
     if token.email != user.email:
         raise AccountTokenInvalid("This link is for an address the account no longer uses")
     user.hashed_password = await hasher.hash(new_password)
     user.token_version += 1
+    await api_keys.revoke_all(session, user)
     # Opening the link proved the address is the user's.
     user.email_verified_at = user.email_verified_at or utcnow()
     await session.flush()

@@ -13,6 +13,7 @@ export const NAV: NavItem[] = [
   { to: "/agents", label: "Agents", private: true },
   { to: "/marketplace", label: "Marketplace", private: false },
   { to: "/credentials", label: "Credentials", private: true },
+  { to: "/analytics", label: "Analytics", private: true },
   { to: "/errors", label: "Errors", private: true },
   { to: "/usage", label: "Usage", private: true },
   { to: "/billing", label: "Billing", private: true },

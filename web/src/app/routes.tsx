@@ -29,6 +29,7 @@ const privateRoutes: RouteObject[] = [
   { path: "notifications", lazy: page(() => import("../notifications/pages/NotificationsPage")) },
   { path: "usage", lazy: page(() => import("../usage/pages/UsagePage")) },
   { path: "billing", lazy: page(() => import("../billing/pages/BillingPage")) },
+  { path: "analytics", lazy: page(() => import("../analytics/pages/AnalyticsPage")) },
   { path: "errors", lazy: page(() => import("../errors/pages/ErrorsPage")) },
   { path: "onboarding", lazy: page(() => import("../onboarding/pages/OnboardingPage")) },
   { path: "account", lazy: page(() => import("../account/pages/AccountPage")) },

@@ -5,6 +5,7 @@ import { ApiError, unwrap } from "../../api/problem";
 import { Field } from "../../app/components/Field";
 import { ProblemAlert } from "../../app/components/ProblemAlert";
 import { usePageTitle } from "../../app/components/usePageTitle";
+import { ApiKeys } from "../components/ApiKeys";
 import { fieldErrors } from "../hooks/useFieldErrors";
 import { TwoFactorSection } from "../components/TwoFactorSection";
 import { isMfaChallenge, useSession, useUser } from "../session";
@@ -101,12 +102,17 @@ export default function AccountPage() {
         <dd>{user.email}</dd>
         <dt>Plan</dt>
         <dd>{user.plan}</dd>
+        <dt>User id</dt>
+        <dd>
+          <code>{user.id}</code>
+        </dd>
       </dl>
       <div className="grid2">
         <ChangePassword />
         <DeleteAccount />
       </div>
       <TwoFactorSection />
+      <ApiKeys />
     </section>
   );
 }

@@ -1,6 +1,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useId, useState } from "react";
 import { useLocation, useNavigate, useParams } from "react-router";
+import { AgentAnalyticsSection } from "../../analytics/components/AgentAnalyticsSection";
 import { api } from "../../api/client";
 import { ApiError, unwrap } from "../../api/problem";
 import type { Agent } from "../../api/types";
@@ -164,7 +165,10 @@ export default function AgentPage() {
       (message: ServerMessage) => {
         if (message.type === "run_update" && message.agent_id === agentId) {
           void client.invalidateQueries({ queryKey: ["agents", agentId, "runs"] });
-          if (!message.step) void client.invalidateQueries({ queryKey: ["agents", agentId, "health"] });
+          if (!message.step) {
+            void client.invalidateQueries({ queryKey: ["agents", agentId, "health"] });
+            void client.invalidateQueries({ queryKey: ["analytics", "agent", agentId] });
+          }
         }
         if (message.type === "subscribed" && message.agent_id === agentId) {
           void client.invalidateQueries({ queryKey: ["agents", agentId, "runs"] });
@@ -214,6 +218,7 @@ export default function AgentPage() {
         <ProblemAlert error={runs.error} />
         {runs.data ? <RunList runs={runs.data.items} /> : null}
       </section>
+      <AgentAnalyticsSection agent={a} />
       <Settings key={a.id} agent={a} onWebhook={setWebhook} />
     </article>
   );

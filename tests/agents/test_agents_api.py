@@ -1,16 +1,16 @@
 import hashlib
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
 from botskis.marketplace.catalog import get_catalog
-from botskis.realtime.events import Event
+from botskis.realtime.pending import Event, peek_pending
 from botskis.runs.models import Run, RunStep
 from tests.agents.factories import REPORT_CONFIG, deploy
 from tests.users.factories import Account, sign_up
@@ -385,10 +385,10 @@ async def test_every_change_emits_agent_update_after_commit(
 ) -> None:
     received: list[Event] = []
 
-    async def record(events: Sequence[Event]) -> None:
-        received.extend(events)
+    async def record(session: AsyncSession) -> None:
+        received.extend(peek_pending(session))
 
-    app.state.database.event_sink = record
+    app.state.database.after_commit(record)
     account = await sign_up(client)
     agent = await deploy(client, account)
     url = f"/api/v1/agents/{agent['id']}"

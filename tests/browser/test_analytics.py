@@ -114,6 +114,10 @@ def test_analytics_page_shows_the_apis_figures(page: Any, dashboard: Dashboard) 
     # 3 successful notes runs x 15 minutes + 2 probes x the template's 2 minutes.
     assert body["time_saved"]["minutes"] == 49
     assert _shown(page, "time-saved") == "49 minutes"
+    # The link itself downloads with the browser's session cookie.
+    downloaded = page.context.request.get(dashboard.url + href)
+    assert downloaded.status == 200 and downloaded.text() == exported.text
+    assert "attachment" in downloaded.headers["content-disposition"]
     assert exported.headers["content-type"].startswith("text/csv")
     assert exported.text.splitlines()[0].startswith("bucket,runs,succeeded,failed")
     assert len(exported.text.splitlines()) == len(body["series"]) + 1

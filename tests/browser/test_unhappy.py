@@ -113,7 +113,11 @@ def test_keyboard_and_phone_width(page: Any, dashboard: Dashboard) -> None:
 
     # 375 px: no sideways scrolling, still accessible.
     page.set_viewport_size({"width": 375, "height": 800})
-    for path, name in [("/agents", "agents-mobile"), ("/marketplace", "marketplace-mobile")]:
+    for path, name in [
+        ("/agents", "agents-mobile"),
+        ("/marketplace", "marketplace-mobile"),
+        ("/analytics", "analytics-empty-mobile"),
+    ]:
         page.goto(dashboard.url + path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         page.wait_for_timeout(200)

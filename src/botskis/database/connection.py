@@ -6,7 +6,7 @@ PostgreSQL (psycopg 3) gets a bounded pool with pre-ping and recycling.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,10 +22,10 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from botskis.config import Settings
 from botskis.database.availability import Availability
-from botskis.realtime.events import Event, take_pending
-from botskis.realtime.replay_log import record_pending
 
-EventSink = Callable[[Sequence[Event]], Awaitable[None]]
+# Work another layer attaches to a unit of work, given its session.
+CommitHook = Callable[[AsyncSession], Awaitable[None]]
+BEFORE_COMMIT_KEY = "botskis.before_commit"
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -62,34 +62,59 @@ def create_engine(settings: Settings, database_url: str | None = None) -> AsyncE
     return engine
 
 
+def before_commit(session: AsyncSession, hook: CommitHook) -> None:
+    """Run `hook(session)` inside this unit of work, right before it commits; a
+    hook registered twice runs once. What it writes commits with the rest, and
+    what it raises rolls everything back."""
+    hooks: list[CommitHook] = session.info.setdefault(BEFORE_COMMIT_KEY, [])
+    if hook not in hooks:
+        hooks.append(hook)
+
+
 class Database:
-    """The engine and its session factory; services receive sessions from here."""
+    """The engine and its session factory; services receive sessions from here.
+
+    Layers above this one react to commits through hooks instead of being
+    called from here: `before_commit` per unit of work, `after_commit` for every
+    unit of work of this database (the event sink registers itself at start).
+    """
 
     def __init__(self, settings: Settings, database_url: str | None = None) -> None:
         self.engine = create_engine(settings, database_url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Receives the events a unit of work emitted, after it committed.
-        self.event_sink: EventSink | None = None
+        self._after_commit: list[CommitHook] = []
         # Outage transitions: the first refusal opens one, the next commit closes it.
         self.availability = Availability()
 
+    def after_commit(self, hook: CommitHook) -> Callable[[], None]:
+        """Run `hook(session)` after each unit of work commits (never after a
+        rollback); returns a function that removes it. The commit is done, so a
+        hook must not raise: it would turn a committed change into an error."""
+        self._after_commit.append(hook)
+
+        def remove() -> None:
+            if hook in self._after_commit:
+                self._after_commit.remove(hook)
+
+        return remove
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit on success, roll back on any error; events
-        emitted inside it are delivered only after the commit."""
+        """One unit of work: commit on success, roll back on any error; the
+        commit hooks run around it."""
         async with self.sessions() as session:
             try:
                 yield session
-                await record_pending(session)
+                for hook in session.info.pop(BEFORE_COMMIT_KEY, []):
+                    await hook(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()
-                take_pending(session)
+                session.info.pop(BEFORE_COMMIT_KEY, None)
                 raise
             self.availability.succeeded()
-            events = take_pending(session)
-            if events and self.event_sink is not None:
-                await self.event_sink(events)
+            for hook in list(self._after_commit):
+                await hook(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,31 +1,32 @@
 """Imports every domain's models so `Base.metadata` is complete.
 
-Alembic's autogenerate and the test schema need the whole metadata; each
-domain adds one line here when it gains tables.
+Alembic's autogenerate and the test schema need the whole metadata. Each
+domain's tables live in its own `models.py`, found here by that name, so this
+layer names no domain above it and a new domain needs no line here.
 """
 
-from botskis.agents import models as agents_models
-from botskis.analytics import models as analytics_models
-from botskis.billing import models as billing_models
-from botskis.credentials import models as credentials_models
-from botskis.database.base import Base
-from botskis.mail import models as mail_models
-from botskis.notifications import models as notifications_models
-from botskis.onboarding import models as onboarding_models
-from botskis.realtime import models as realtime_models
-from botskis.runs import models as runs_models
-from botskis.users import models as users_models
+from __future__ import annotations
 
-__all__ = [
-    "Base",
-    "agents_models",
-    "analytics_models",
-    "billing_models",
-    "credentials_models",
-    "mail_models",
-    "notifications_models",
-    "onboarding_models",
-    "realtime_models",
-    "runs_models",
-    "users_models",
-]
+import importlib
+import importlib.util
+import pkgutil
+from types import ModuleType
+
+import botskis
+from botskis.database.base import Base
+
+
+def _domain_models() -> list[ModuleType]:
+    found = []
+    for package in pkgutil.iter_modules(botskis.__path__):
+        if not package.ispkg or package.name == "database":
+            continue
+        name = f"botskis.{package.name}.models"
+        if importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name))
+    return found
+
+
+DOMAIN_MODELS = _domain_models()
+
+__all__ = ["DOMAIN_MODELS", "Base"]

@@ -1,37 +1,28 @@
 """Emitting events from services without knowing who listens.
 
 Services call `emit(session, user_id, type, **fields)` inside their unit of
-work. Nothing leaves the process until that transaction commits: `Database`
-hands the session's pending events to its `event_sink` after the commit (see
-`database.connection`), so a client never sees an event for a rolled-back
-change. Just before the commit, `realtime.replay_log.record_pending` writes them to
-the replay log in the same transaction (so the log never misses a committed
-change and never holds a rolled-back one) and gives each its per-user `seq`.
-The realtime package decides what the sink does with them (bus, sockets).
+work. Nothing leaves the process until that transaction commits. The first
+event of a unit of work registers `realtime.replay_log.record_pending` as one of
+its before-commit hooks (`database.connection.before_commit`): it writes the
+events to the replay log in the same transaction (so the log never misses a
+committed change and never holds a rolled-back one) and gives each its per-user
+`seq`. After the commit, the hook `realtime.sink.attach` registered on the
+`Database` publishes them on the bus, so a client never sees an event for a
+rolled-back change.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-PENDING_EVENTS_KEY = "botskis.pending_events"
+from botskis.database.connection import before_commit
+from botskis.realtime.pending import Event, add_pending
+from botskis.realtime.replay_log import record_pending
 
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    user_id: uuid.UUID
-    type: str
-    fields: dict[str, Any]
-    # Set when an event concerns one agent: only sockets subscribed to it get it.
-    agent_id: uuid.UUID | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    # Per-user position in the replay log; assigned in the emitting transaction.
-    seq: int = 0
+__all__ = ["Event", "emit"]
 
 
 def emit(
@@ -43,18 +34,5 @@ def emit(
     **fields: Any,
 ) -> None:
     event = Event(user_id=user_id, type=type, fields=fields, agent_id=agent_id)
-    session.info.setdefault(PENDING_EVENTS_KEY, []).append(event)
-
-
-def peek_pending(session: AsyncSession) -> list[Event]:
-    events: list[Event] = session.info.get(PENDING_EVENTS_KEY, [])
-    return events
-
-
-def replace_pending(session: AsyncSession, events: list[Event]) -> None:
-    session.info[PENDING_EVENTS_KEY] = events
-
-
-def take_pending(session: AsyncSession) -> list[Event]:
-    events: list[Event] = session.info.pop(PENDING_EVENTS_KEY, [])
-    return events
+    if add_pending(session, event):
+        before_commit(session, record_pending)

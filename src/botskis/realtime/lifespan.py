@@ -88,7 +88,7 @@ async def start_realtime(app: FastAPI, settings: Settings, database: Database) -
     )
     bus.listen(hub.deliver, hub.catch_up)
     await bus.start()
-    attach(database, bus)
+    app.state.detach_bus = attach(database, bus)
     quota = SocketQuota(settings)
     await quota.start()
     app.state.socket_quota = quota
@@ -102,6 +102,6 @@ async def stop_realtime(app: FastAPI) -> None:
     """Sockets get 1001, then the bus stops (after a last publish of what is queued)."""
     app.state.restore_exit_signals()
     app.state.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
-    app.state.database.event_sink = None
+    app.state.detach_bus()
     await app.state.bus.stop()
     await app.state.socket_quota.stop()

@@ -21,8 +21,8 @@ from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from botskis.realtime.events import Event, peek_pending, replace_pending
 from botskis.realtime.models import EventCursor, LoggedEvent
+from botskis.realtime.pending import Event, peek_pending, replace_pending
 
 REPLAY_MAX_EVENTS = 1000
 REPLAY_MAX_AGE = timedelta(hours=24)

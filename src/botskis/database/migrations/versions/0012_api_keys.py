@@ -1,7 +1,7 @@
 """personal API keys with scopes
 
-Revision ID: 0011_api_keys
-Revises: 0010_accounts
+Revision ID: 0012_api_keys
+Revises: 0011_backfill_rollups
 Create Date: 2026-12-02 14:09:32.399484
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import botskis.database.base
 
-revision: str = "0011_api_keys"
-down_revision: str | None = "0010_accounts"
+revision: str = "0012_api_keys"
+down_revision: str | None = "0011_backfill_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 from pathlib import Path
 
@@ -176,3 +177,145 @@ async def test_per_agent_rate_limit_is_429(
     limited = await client.post(f"/api/v1/hooks/{token}", json={"i": "over"})
     assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
     assert (await client.post(f"/api/v1/hooks/{other_token}", json={})).status_code == 202
+
+
+async def _stored_runs(app: FastAPI) -> int:
+    async with app.state.database.transaction() as session:
+        return await session.scalar(sa.select(sa.func.count()).select_from(Run)) or 0
+
+
+async def test_a_urlencoded_form_becomes_the_input_with_repeated_fields_as_lists(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    account, _agent, token = await _webhook_agent(app, client, fake_vendor)
+    response = await client.post(
+        f"/api/v1/hooks/{token}",
+        content=b"order=42&tag=a&tag=b&note=caf%C3%A9+ok",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 202, response.text
+    run = await wait_for_api_run(client, account.headers, response.json()["run_id"])
+    assert run["input"] == {"order": "42", "tag": ["a", "b"], "note": "café ok"}
+
+
+async def test_a_multipart_form_keeps_fields_and_lists_files_as_metadata_only(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    """What an inbound-email parse service posts: text fields and attachments."""
+    account, _agent, token = await _webhook_agent(app, client, fake_vendor)
+    invoice = b"%PDF-1.7 invoice 2026-12 total 120.00"
+    response = await client.post(
+        f"/api/v1/hooks/{token}",
+        data={"from": "ann@example.com", "subject": "Invoice", "to": ["a@x.io", "b@x.io"]},
+        files=[
+            ("attachment1", ("invoice.pdf", invoice, "application/pdf")),
+            ("attachment2", ("notes.txt", b"", "text/plain")),
+        ],
+    )
+    assert response.status_code == 202, response.text
+    run = await wait_for_api_run(client, account.headers, response.json()["run_id"])
+    assert run["input"] == {
+        "from": "ann@example.com",
+        "subject": "Invoice",
+        "to": ["a@x.io", "b@x.io"],
+        "attachments": [
+            {
+                "field": "attachment1",
+                "filename": "invoice.pdf",
+                "content_type": "application/pdf",
+                "size": len(invoice),
+                "sha256": hashlib.sha256(invoice).hexdigest(),
+            },
+            {
+                "field": "attachment2",
+                "filename": "notes.txt",
+                "content_type": "text/plain",
+                "size": 0,
+                "sha256": hashlib.sha256(b"").hexdigest(),
+            },
+        ],
+    }
+    assert "PDF-1.7" not in str(run)
+
+
+async def test_an_oversized_multipart_body_is_413_and_stores_nothing(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    _account, _agent, token = await _webhook_agent(app, client, fake_vendor)
+    response = await client.post(
+        f"/api/v1/hooks/{token}",
+        data={"subject": "big"},
+        files={"attachment1": ("big.bin", b"x" * (256 * 1024), "application/octet-stream")},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await _stored_runs(app) == 0
+
+
+async def test_too_many_files_is_400_naming_the_limit(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    _account, _agent, token = await _webhook_agent(app, client, fake_vendor)
+    files = [(f"attachment{i}", (f"{i}.txt", b"x", "text/plain")) for i in range(21)]
+    response = await client.post(f"/api/v1/hooks/{token}", files=files)
+    assert response.status_code == 400
+    assert "Too many files" in response.json()["detail"]
+    assert "20" in response.json()["detail"]
+    assert await _stored_runs(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xyz", b"--abc\r\nnot a part at all\r\n--abc--\r\n"),
+        ("multipart/form-data", b"--abc\r\n\r\nvalue\r\n--abc--\r\n"),
+        (
+            "multipart/form-data; boundary=xyz",
+            b"--xyz\r\nContent-Disposition: form-data\r\n\r\nno name\r\n--xyz--\r\n",
+        ),
+    ],
+    ids=["wrong-boundary", "no-boundary", "part-without-name"],
+)
+async def test_a_malformed_multipart_body_is_400_and_stores_nothing(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    fake_vendor: FakeVendorServer,
+    content_type: str,
+    body: bytes,
+) -> None:
+    _account, _agent, token = await _webhook_agent(app, client, fake_vendor)
+    response = await client.post(
+        f"/api/v1/hooks/{token}", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("The webhook form is not valid")
+    assert await _stored_runs(app) == 0
+
+
+async def test_a_nul_in_a_multipart_field_is_422(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer
+) -> None:
+    _account, _agent, token = await _webhook_agent(app, client, fake_vendor)
+    response = await client.post(f"/api/v1/hooks/{token}", files={"text": (None, b"a\x00b")})
+    assert response.status_code == 422
+    assert await _stored_runs(app) == 0
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "text/csv; charset=utf-8"]
+)
+async def test_another_content_type_is_415_naming_the_accepted_ones(
+    app: FastAPI, client: httpx.AsyncClient, fake_vendor: FakeVendorServer, content_type: str
+) -> None:
+    _account, _agent, token = await _webhook_agent(app, client, fake_vendor)
+    response = await client.post(
+        f"/api/v1/hooks/{token}", content=b"order=1", headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 415
+    assert response.headers["content-type"].startswith("application/problem+json")
+    detail = response.json()["detail"]
+    assert detail == (
+        "A webhook body must be application/json, application/x-www-form-urlencoded "
+        f"or multipart/form-data, not {content_type.split(';')[0]}"
+    )
+    assert await _stored_runs(app) == 0

@@ -1,22 +1,19 @@
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
 
 from botskis.api.dependencies import SessionDep, SettingsDep
 from botskis.core.auth import CurrentUser, VerifiedUser
-from botskis.core.errors import AppError
 from botskis.core.pagination import Page, PageDep
 from botskis.runs import schemas, service
 from botskis.runs.models import Run, RunStatus
+from botskis.runs.webhook_payloads import read_webhook_payload
 
 router = APIRouter(tags=["runs"])
 hooks_router = APIRouter(tags=["webhooks"])
-
-MAX_WEBHOOK_BYTES = 256 * 1024
 
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
@@ -91,37 +88,6 @@ async def retry_run(
     return schemas.RunAccepted(run_id=run.id, status=run.status)  # type: ignore[arg-type]
 
 
-class PayloadTooLarge(AppError):
-    status = 413
-
-    def __init__(self) -> None:
-        super().__init__(f"The webhook body is larger than {MAX_WEBHOOK_BYTES} bytes")
-
-
-class InvalidPayload(AppError):
-    status = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"The webhook body must be JSON: {reason}")
-
-
-async def _read_json_body(request: Request) -> Any:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
-        raise PayloadTooLarge()
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_WEBHOOK_BYTES:
-            raise PayloadTooLarge()
-    if not body.strip():
-        return {}
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidPayload(str(exc)[:100]) from exc
-
-
 @hooks_router.post(
     "/hooks/{token}", status_code=status.HTTP_202_ACCEPTED, response_model=schemas.RunAccepted
 )
@@ -135,13 +101,8 @@ async def receive_webhook(
     ] = None,
 ) -> schemas.RunAccepted:
     """Stored as a queued run before the 202 is sent; a repeated X-Event-Id
-    returns the run of the first delivery."""
-    payload = await _read_json_body(request)
-    run = await service.accept_webhook(
-        session,
-        settings,
-        token[:200],
-        payload if isinstance(payload, dict) else {"body": payload},
-        event_id=event_id,
-    )
+    returns the run of the first delivery. The body is JSON, a form or a
+    multipart form (files as attachment metadata)."""
+    payload = await read_webhook_payload(request)
+    run = await service.accept_webhook(session, settings, token[:200], payload, event_id=event_id)
     return schemas.RunAccepted(run_id=run.id, status=run.status)  # type: ignore[arg-type]

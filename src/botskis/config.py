@@ -264,6 +264,12 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def default_llm_configured(self) -> bool:
+        """The operator's LLM (OPENAI_API_KEY or OPENAI_BASE_URL) serves users
+        without an `openai` credential of their own."""
+        return bool(self.openai_base_url or self.openai_api_key)
+
+    @property
     def hsts(self) -> bool:
         """HSTS is on in production unless HSTS_ENABLED says otherwise."""
         return self.environment == "production" if self.hsts_enabled is None else self.hsts_enabled

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from botskis.agents import schemas, service
 from botskis.agents.models import Agent, AgentStatus
 from botskis.api.dependencies import SessionDep
+from botskis.config import Settings
 from botskis.core.auth import CurrentUser, VerifiedUser
 from botskis.core.pagination import Page, PageDep
 from botskis.marketplace.catalog import get_catalog
@@ -26,8 +27,13 @@ async def present_agents(
     webhook_token: str | None = None,
 ) -> list[schemas.Agent]:
     """The API view of agents: category, missing credentials and, once, the hook URL."""
+    settings: Settings = request.app.state.settings
     missing = (
-        await service.missing_credentials(session, agents[0].owner_id, agents) if agents else {}
+        await service.missing_credentials(
+            session, agents[0].owner_id, agents, default_llm=settings.default_llm_configured
+        )
+        if agents
+        else {}
     )
     catalog = get_catalog()
     shown = []

@@ -264,15 +264,31 @@ async def delete_agent(session: AsyncSession, owner_id: uuid.UUID, agent_id: uui
     await session.flush()
 
 
+LLM_CREDENTIAL = "openai"
+
+
 async def missing_credentials(
-    session: AsyncSession, owner_id: uuid.UUID, agents: list[Agent]
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    agents: list[Agent],
+    *,
+    default_llm: bool,
 ) -> dict[uuid.UUID, list[str]]:
-    """Per agent, the credential kinds its template needs that the owner has not stored."""
+    """Per agent, the credential kinds its template needs that the owner has not
+    stored. An agent whose config lets an `llm` step run needs an `openai`
+    credential unless the operator's default LLM (`default_llm`) serves it."""
     have = await stored_kinds(session, owner_id)
     catalog = get_catalog()
     result: dict[uuid.UUID, list[str]] = {}
     for agent in agents:
         template = catalog.get(agent.template_slug)
-        needed = template.credentials if template is not None else []
+        needed = list(template.credentials) if template is not None else []
+        if (
+            template is not None
+            and not default_llm
+            and LLM_CREDENTIAL not in needed
+            and template.uses_llm_with(agent.config)
+        ):
+            needed.append(LLM_CREDENTIAL)
         result[agent.id] = [kind for kind in needed if kind not in have]
     return result

@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from botskis.agents.triggers import trigger_errors
 from botskis.credentials.kinds import CREDENTIAL_KINDS
-from botskis.execution.rendering import ENVIRONMENT, RenderError, check_expression, check_template
+from botskis.execution.rendering import (
+    ENVIRONMENT,
+    RenderError,
+    check_expression,
+    check_template,
+    evaluate,
+)
 from botskis.execution.rendering import iter_templates as iter_template_strings
 from botskis.execution.steps import STEP_KINDS
 from botskis.execution.workflow import Workflow
@@ -84,6 +90,26 @@ class Template(BaseModel):
     @property
     def config_keys(self) -> set[str]:
         return set(self.config_schema.get("properties", {}))
+
+    @property
+    def uses_llm(self) -> bool:
+        return any(step.kind == "llm" for step in self.workflow.steps)
+
+    def uses_llm_with(self, config: dict[str, Any]) -> bool:
+        """An `llm` step may run with this config: it has no `when`, or its `when`
+        is true for the config (a `when` that needs a run's input or earlier
+        steps counts as true)."""
+        for step in self.workflow.steps:
+            if step.kind != "llm":
+                continue
+            if step.when is None:
+                return True
+            try:
+                if evaluate(step.when, {"config": config}):
+                    return True
+            except RenderError:
+                return True
+        return False
 
 
 class Catalog:

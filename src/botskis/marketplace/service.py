@@ -35,7 +35,7 @@ def summarize(template: Template, deployments: int) -> schemas.TemplateSummary:
         featured=template.featured,
         credentials=template.credentials,
         trigger_type=template.trigger_type,
-        uses_llm=any(step.kind == "llm" for step in template.workflow.steps),
+        uses_llm=template.uses_llm,
         deployments=deployments,
     )
 

@@ -265,7 +265,3 @@ async def rerank_with_llm(
     if picked is None:
         logger.warning("onboarding llm reply unusable; using rules")
     return picked
-
-
-def llm_configured(settings: Settings) -> bool:
-    return bool(settings.openai_base_url or settings.openai_api_key)

@@ -21,7 +21,7 @@ from botskis.marketplace.catalog import Template, get_catalog
 from botskis.onboarding.errors import QuestionsUnanswered
 from botskis.onboarding.models import OnboardingSession
 from botskis.onboarding.questions import QUESTIONS, QUESTIONS_BY_ID, answer_error
-from botskis.onboarding.recommendations import Recommendation, llm_configured, rank, rerank_with_llm
+from botskis.onboarding.recommendations import Recommendation, rank, rerank_with_llm
 
 
 async def get_or_create_session(session: AsyncSession, user_id: uuid.UUID) -> OnboardingSession:
@@ -77,7 +77,7 @@ async def recommend(
         raise QuestionsUnanswered(missing)
     ranked = rank(get_catalog().all(), onboarding.answers)
     source, top = "rules", ranked[:3]
-    if llm_configured(settings):
+    if settings.default_llm_configured:
         picked = await rerank_with_llm(settings, onboarding.answers, ranked)
         if picked is not None:
             source, top = "llm", picked

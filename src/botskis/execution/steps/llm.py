@@ -152,7 +152,7 @@ class LlmStep:
                 http_client=create_llm_http_client(settings),
             )
             model = params.get("model") or secret.get("model") or settings.openai_model
-        elif settings.openai_api_key or settings.openai_base_url:
+        elif settings.default_llm_configured:
             client = AsyncOpenAI(
                 api_key=settings.openai_api_key or "not-needed",
                 base_url=settings.openai_base_url or OPENAI_DEFAULT_BASE_URL,

@@ -207,6 +207,8 @@ def test_two_factor_setup_then_log_in_with_a_code(page: Any, dashboard: Dashboar
 
     # Logging in now asks for the code; a wrong one is explained, the next one works.
     page.get_by_role("button", name="Log out").click()
+    # The logout's request finishes before the next page load, which would cancel it.
+    expect(page).to_have_url(re.compile(r"/login"))
     log_in(page, dashboard.url, user["email"])
     expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
     check_accessibility(page, "login code")
@@ -222,6 +224,7 @@ def test_two_factor_setup_then_log_in_with_a_code(page: Any, dashboard: Dashboar
 
     # A recovery code works once instead of the app.
     page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
     log_in(page, dashboard.url, user["email"])
     page.get_by_role("button", name="Use a recovery code instead").click()
     page.get_by_label("Recovery code").fill(codes[0])

@@ -534,7 +534,8 @@ export interface paths {
         /**
          * Receive Webhook
          * @description Stored as a queued run before the 202 is sent; a repeated X-Event-Id
-         *     returns the run of the first delivery.
+         *     returns the run of the first delivery. The body is JSON, a form or a
+         *     multipart form (files as attachment metadata).
          */
         post: operations["receive_webhook_api_v1_hooks__token__post"];
         delete?: never;
@@ -2209,6 +2210,11 @@ export interface components {
             id: string;
             /** Integrations */
             integrations: string[];
+            /**
+             * Llm Credential Needed
+             * @default false
+             */
+            llm_credential_needed?: boolean;
             /** Name */
             name: string;
             /** Rating */

@@ -60,12 +60,18 @@ def run_cli(
 
 @contextmanager
 def live_server(
-    env: dict[str, str], *, args: tuple[str, ...] = (), cwd: Path | None = None
+    env: dict[str, str],
+    *,
+    args: tuple[str, ...] = (),
+    cwd: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Migrate, start `botskis serve`, wait for /health, yield its base URL, stop it."""
+    """Migrate, start `botskis serve`, wait for /health, yield its base URL, stop it.
+    `port` (default: a free one) lets the caller put the URL in the server's own
+    settings first, e.g. PUBLIC_URL for the links in its mail."""
     migrated = run_cli(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
-    port = free_port()
+    port = port or free_port()
     log = open(Path(env["LOG_DIR"]).parent / f"server-{port}.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [*BOTSKIS, "serve", "--port", str(port), *args],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.smtp_server import FakeSmtpServer, ReceivedMessage
 from tests.fakes.stripe_server import (
     PRICE_ENTERPRISE,
     PRICE_PROFESSIONAL,
@@ -28,7 +30,7 @@ from tests.fakes.stripe_server import (
 )
 from tests.fakes.stripe_server import SECRET_KEY as STRIPE_SECRET_KEY
 from tests.fakes.vendor_server import FakeVendorServer
-from tests.live_server import live_server, server_env
+from tests.live_server import free_port, live_server, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -48,6 +50,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "correct horse battery"
+# How often the account-mail outbox may be asked to mail one address (reset links,
+# verification resends): low, so a test meets the limit as a person would.
+ACCOUNT_MAIL_LIMIT = 3
 
 
 def _missing() -> str | None:
@@ -83,6 +88,27 @@ class Dashboard:
     vendor: FakeVendorServer
     openai: FakeOpenAIServer
     stripe: FakeStripeServer
+    smtp: FakeSmtpServer
+
+    def mail_to(self, address: str, subject: str, count: int = 1) -> ReceivedMessage:
+        """The `count`-th mail with this subject to this address, waiting for the outbox."""
+        seen = 0
+        while True:
+            messages = self.smtp.wait_for_messages(seen + 1, timeout=30)
+            mine = [
+                m
+                for m in messages
+                if address.lower() in {r.lower() for r in m.recipients} and m.subject == subject
+            ]
+            if len(mine) >= count:
+                return mine[count - 1]
+            seen = len(messages)
+
+    def link_in(self, message: ReceivedMessage, path: str) -> str:
+        """The link to this server's `path` that the mail carries."""
+        match = re.search(re.escape(f"{self.url}{path}?token=") + r"[A-Za-z0-9_-]+", message.text)
+        assert match is not None, message.text
+        return match.group(0)
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
@@ -113,7 +139,13 @@ class Dashboard:
 @pytest.fixture(scope="session")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     tmp = tmp_path_factory.mktemp("browser")
-    with FakeOpenAIServer() as openai, FakeVendorServer() as vendor, FakeStripeServer() as stripe:
+    port = free_port()
+    with (
+        FakeOpenAIServer() as openai,
+        FakeVendorServer() as vendor,
+        FakeStripeServer() as stripe,
+        FakeSmtpServer() as smtp,
+    ):
         env = server_env(
             f"sqlite+aiosqlite:///{tmp / 'botskis.db'}",
             tmp / "logs",
@@ -127,9 +159,16 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
             STRIPE_PRICE_PROFESSIONAL=PRICE_PROFESSIONAL,
             STRIPE_PRICE_ENTERPRISE=PRICE_ENTERPRISE,
             STRIPE_API_BASE=stripe.url,
+            SMTP_HOST=smtp.host,
+            SMTP_PORT=str(smtp.port),
+            SMTP_STARTTLS="false",
+            SMTP_FROM="Botskis <accounts@botskis.example>",
+            MAIL_POLL_SECONDS="0.2",
+            PUBLIC_URL=f"http://127.0.0.1:{port}",
+            RATE_LIMIT_ACCOUNT_MAIL=f"{ACCOUNT_MAIL_LIMIT}/hour",
         )
-        with live_server(env) as url:
-            yield Dashboard(url=url, vendor=vendor, openai=openai, stripe=stripe)
+        with live_server(env, port=port) as url:
+            yield Dashboard(url=url, vendor=vendor, openai=openai, stripe=stripe, smtp=smtp)
 
 
 # Module scope: the sync API runs an event loop in this thread while it is open, and

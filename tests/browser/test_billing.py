@@ -40,10 +40,16 @@ def test_upgrade_then_subscription_state_then_portal(page: Any, dashboard: Dashb
             )
             assert delivered.status_code == 200, delivered.text
 
+    # The worker applies the stored events in the background, and the page shows
+    # the state at its load: look again until the last event is in.
     page.goto(f"{dashboard.url}/billing")
-    expect(page.get_by_role("alert").filter(has_text="The last payment failed")).to_be_visible(
-        timeout=30_000
-    )
+    past_due = page.get_by_role("alert").filter(has_text="The last payment failed")
+    for _ in range(60):
+        if past_due.count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    expect(past_due).to_be_visible()
     expect(page.get_by_text("Plan: professional")).to_be_visible()
     expect(page.get_by_role("table", name="Invoices")).to_contain_text("paid")
     expect(page.get_by_text("Runs this month:")).to_be_visible()

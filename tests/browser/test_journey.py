@@ -5,13 +5,14 @@ credential, a failing run on the errors page, and logging out."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
 import httpx
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, Dashboard, check_accessibility, screenshot
+from tests.browser.conftest import PASSWORD, Dashboard, check_accessibility, log_in, screenshot
 from tests.fakes.threaded_http import Reply
 
 
@@ -162,3 +163,53 @@ def test_new_user_journey(page: Any, dashboard: Dashboard) -> None:
         base_url=url, cookies={c["name"]: c["value"] for c in page.context.cookies()}
     ) as client:
         assert client.get("/api/v1/agents").status_code == 401
+
+
+def test_onboarding_resumes_where_it_was_left_and_can_be_skipped(
+    page: Any, dashboard: Dashboard
+) -> None:
+    user = dashboard.sign_up()
+    log_in(page, dashboard.url, user["email"])
+    expect(page).to_have_url(re.compile(r"/onboarding$"))
+    page.get_by_label("Operations").check()
+    page.get_by_label("2-10").check()
+    expect(page.get_by_text("Your answers are saved as you go")).to_be_visible()
+    wait_for_saved_answers(dashboard, user["token"], 2)
+
+    # Midway, the user leaves; back in the wizard (a fresh page load), the answers are there.
+    page.get_by_role("link", name="Agents", exact=True).click()
+    expect(page.get_by_role("heading", name="Your agents")).to_be_visible()
+    page.goto(f"{dashboard.url}/onboarding")
+    expect(page.get_by_label("Operations")).to_be_checked()
+    expect(page.get_by_label("2-10")).to_be_checked()
+    page.get_by_label("Get reports and summaries without assembling them").check()
+    page.get_by_role("button", name="See recommendations").click()
+    expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible()
+
+    # Leaving at the recommendations comes back to them, with the answers behind them kept.
+    page.goto(f"{dashboard.url}/agents")
+    page.goto(f"{dashboard.url}/onboarding")
+    expect(page.get_by_role("heading", name="Recommended for you")).to_be_visible()
+    expect(page.get_by_text("Step 2 of 2")).to_be_visible()
+    page.get_by_role("button", name="Change my answers").click()
+    expect(page.get_by_label("Operations")).to_be_checked()
+    expect(page.get_by_label("Get reports and summaries without assembling them")).to_be_checked()
+
+    # Skipping goes to the agents, and the next login does not bring the wizard back.
+    page.get_by_role("button", name="Skip for now").click()
+    expect(page).to_have_url(re.compile(r"/agents$"))
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, dashboard.url, user["email"])
+    expect(page).to_have_url(re.compile(r"/agents$"))
+
+
+def wait_for_saved_answers(dashboard: Dashboard, token: str, count: int) -> None:
+    with dashboard.api() as client:
+        for _ in range(50):
+            session = client.get(
+                "/api/v1/onboarding", headers={"Authorization": f"Bearer {token}"}
+            ).json()
+            if len(session["answers"]) >= count:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"the server kept {session['answers']}, not {count} answers")

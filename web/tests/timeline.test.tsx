@@ -65,6 +65,27 @@ describe("timeline", () => {
     expect(detail.duration_ms).toBe(80);
   });
 
+  it("shows the steps after a filter stop as skipped, in words, once the run is final", () => {
+    const stopped = run({
+      status: "succeeded",
+      stopped_reason: "filter judge: nothing to alert",
+      steps: [
+        { step_id: "fetch", position: 0, kind: "http", status: "succeeded", attempts: 1, output: null, error_kind: null, error_message: null, tokens: null, started_at: "", finished_at: "", duration_ms: 10 },
+        { step_id: "judge", position: 1, kind: "filter", status: "stopped", attempts: 1, output: null, error_kind: null, error_message: null, tokens: null, started_at: "", finished_at: "", duration_ms: 1 },
+      ],
+    } as Partial<RunDetail>);
+    render(<Timeline steps={timelineOf(stopped, outline)} />);
+    const items = screen.getAllByRole("listitem");
+    expect(items.map((li) => li.getAttribute("data-state"))).toEqual(["succeeded", "stopped", "skipped"]);
+    expect(within(items[2]).getByText("skipped")).toBeTruthy();
+    expect(within(items[2]).queryByText("pending")).toBeNull();
+  });
+
+  it("keeps the steps of a run still going as pending", () => {
+    const queued = run({ status: "queued" });
+    expect(timelineOf(queued, outline).map((s) => s.state)).toEqual(["pending", "pending", "pending"]);
+  });
+
   it("ignores events of other runs", () => {
     const detail = run();
     expect(applyRunEvent(detail, { ...event(3, "fetch"), run_id: "r2" })).toBe(detail);

@@ -9,6 +9,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState, t
 import { useNavigate } from "react-router";
 import { api, onUnauthorized } from "../api/client";
 import { ApiError, unwrap } from "../api/problem";
+import type { components } from "../api/schema";
 import type { User } from "../api/types";
 
 export const ME_KEY = ["me"] as const;
@@ -18,8 +19,18 @@ interface SessionValue {
   loading: boolean;
   /** The session ended under the user (a 401), as opposed to never having started. */
   expired: boolean;
-  logIn: (email: string, password: string) => Promise<User>;
+  /** The user, or for a two-factor account the challenge to complete with `completeMfa`. */
+  logIn: (email: string, password: string) => Promise<User | MfaChallenge>;
+  completeMfa: (mfaToken: string, code: SecondFactor) => Promise<User>;
   logOut: () => Promise<void>;
+}
+
+export type MfaChallenge = components["schemas"]["MfaChallenge"];
+/** A code from the authenticator app, or one of the recovery codes. */
+export type SecondFactor = { code: string } | { recovery_code: string };
+
+export function isMfaChallenge(result: User | MfaChallenge): result is MfaChallenge {
+  return "mfa_token" in result;
 }
 
 const SessionContext = createContext<SessionValue | null>(null);
@@ -61,19 +72,31 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     [client],
   );
 
+  const started = useCallback(
+    (signedIn: User) => {
+      client.clear();
+      client.setQueryData(ME_KEY, signedIn);
+      setExpired(false);
+      return signedIn;
+    },
+    [client],
+  );
+
   const logIn = useCallback(
     async (email: string, password: string) => {
       const body = await unwrap(api.POST("/api/v1/auth/session", { body: { email, password } }));
-      if (!("user" in body)) {
-        // A two-factor account: the code step (POST /api/v1/auth/session/mfa) has no page yet.
-        throw new Error("This account uses two-factor authentication; sign in with the API for now");
-      }
-      client.clear();
-      client.setQueryData(ME_KEY, body.user);
-      setExpired(false);
-      return body.user;
+      // A two-factor account answers with a challenge; the code step completes it.
+      return "user" in body ? started(body.user) : body;
     },
-    [client],
+    [started],
+  );
+
+  const completeMfa = useCallback(
+    async (mfaToken: string, code: SecondFactor) => {
+      const body = await unwrap(api.POST("/api/v1/auth/session/mfa", { body: { mfa_token: mfaToken, ...code } }));
+      return started(body.user);
+    },
+    [started],
   );
 
   const logOut = useCallback(async () => {
@@ -87,8 +110,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [client, navigate]);
 
   const value = useMemo(
-    () => ({ user, loading: me.isPending, expired, logIn, logOut }),
-    [user, me.isPending, expired, logIn, logOut],
+    () => ({ user, loading: me.isPending, expired, logIn, completeMfa, logOut }),
+    [user, me.isPending, expired, logIn, completeMfa, logOut],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

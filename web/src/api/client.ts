@@ -29,7 +29,7 @@ export function onUnauthorized(listener: UnauthorizedListener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-const PUBLIC_401 = ["/api/v1/auth/session", "/api/v1/auth/login"];
+const PUBLIC_401 = ["/api/v1/auth/session", "/api/v1/auth/session/mfa", "/api/v1/auth/login"];
 
 const session: Middleware = {
   onRequest({ request }) {

@@ -69,12 +69,24 @@ export async function unwrap<T>(
   return data as T;
 }
 
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+/** A Retry-After in words: seconds under two minutes, then minutes, then hours (rounded up). */
+export function waitInWords(seconds: number): string {
+  if (seconds < 120) return plural(seconds, "second");
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 120) return plural(minutes, "minute");
+  return plural(Math.ceil(minutes / 60), "hour");
+}
+
 /** One sentence for the user, with the wait for a 429. */
 export function describe(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 429) {
       const wait = error.retryAfter ?? null;
-      return wait ? `Too many attempts. Try again in ${wait} second${wait === 1 ? "" : "s"}.` : "Too many attempts. Try again in a moment.";
+      return wait ? `Too many attempts. Try again in ${waitInWords(wait)}.` : "Too many attempts. Try again in a moment.";
     }
     return error.problem.detail || error.problem.title;
   }

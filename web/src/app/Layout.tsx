@@ -1,5 +1,6 @@
 import { type ReactNode } from "react";
 import { Link, NavLink } from "react-router";
+import { VerifyBanner } from "../account/components/VerifyBanner";
 import { useSession } from "../account/session";
 import { useUnreadCount } from "../notifications/hooks/useUnreadCount";
 import { useLiveState } from "../live/LiveProvider";
@@ -62,6 +63,7 @@ export function Layout({ children }: { children: ReactNode }) {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        <VerifyBanner />
         {children}
       </main>
     </>

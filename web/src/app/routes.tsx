@@ -13,6 +13,9 @@ const page = (load: () => Promise<PageModule>) => async () => ({ Component: (awa
 const publicRoutes: RouteObject[] = [
   { path: "login", lazy: page(() => import("../account/pages/LoginPage")) },
   { path: "signup", lazy: page(() => import("../account/pages/SignupPage")) },
+  { path: "forgot-password", lazy: page(() => import("../account/pages/ForgotPasswordPage")) },
+  { path: "reset-password", lazy: page(() => import("../account/pages/ResetPasswordPage")) },
+  { path: "verify-email", lazy: page(() => import("../account/pages/VerifyEmailPage")) },
   { path: "marketplace", lazy: page(() => import("../marketplace/pages/MarketplacePage")) },
   { path: "marketplace/:slug", lazy: page(() => import("../marketplace/pages/TemplatePage")) },
 ];

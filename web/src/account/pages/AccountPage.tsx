@@ -7,7 +7,8 @@ import { ProblemAlert } from "../../app/components/ProblemAlert";
 import { usePageTitle } from "../../app/components/usePageTitle";
 import { ApiKeys } from "../components/ApiKeys";
 import { fieldErrors } from "../hooks/useFieldErrors";
-import { useSession, useUser } from "../session";
+import { TwoFactorSection } from "../components/TwoFactorSection";
+import { isMfaChallenge, useSession, useUser } from "../session";
 
 function ChangePassword() {
   const { logIn } = useSession();
@@ -18,7 +19,9 @@ function ChangePassword() {
     mutationFn: async () => {
       await unwrap(api.POST("/api/v1/users/me/password", { body: { current_password: current, new_password: next } }));
       // A password change revokes every earlier token, this session's too.
-      await logIn(user.email, next);
+      const again = await logIn(user.email, next);
+      // A two-factor account needs its code to log in again: the login page asks for it.
+      if (isMfaChallenge(again)) window.location.assign("/login?next=%2Faccount");
     },
     onSuccess: () => {
       setCurrent("");
@@ -54,9 +57,11 @@ function ChangePassword() {
 }
 
 function DeleteAccount() {
+  const user = useUser();
   const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
   const remove = useMutation({
-    mutationFn: () => unwrap(api.DELETE("/api/v1/users/me", { body: { password } })),
+    mutationFn: () => unwrap(api.DELETE("/api/v1/users/me", { body: { password, ...(user.two_factor_enabled ? { code: code.trim() } : {}) } })),
     // The 204 cleared the session cookies; a fresh page load leaves nothing of the account in memory.
     onSuccess: () => window.location.replace("/signup"),
   });
@@ -73,6 +78,9 @@ function DeleteAccount() {
       <h2 id="delete-title">Delete account</h2>
       <p>Deleting the account removes every agent, run and credential. Enter your password to confirm.</p>
       <Field label="Password to confirm deletion" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} error={fields.password} />
+      {user.two_factor_enabled ? (
+        <Field label="Two-factor code to confirm deletion" autoComplete="one-time-code" hint="From your authenticator app, or a recovery code." value={code} onChange={(e) => setCode(e.target.value)} error={fields.code} />
+      ) : null}
       <ProblemAlert error={form} />
       <button type="submit" className="danger" disabled={remove.isPending}>
         Delete my account
@@ -103,6 +111,7 @@ export default function AccountPage() {
         <ChangePassword />
         <DeleteAccount />
       </div>
+      <TwoFactorSection />
       <ApiKeys />
     </section>
   );

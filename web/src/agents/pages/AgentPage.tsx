@@ -98,6 +98,7 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
     onSuccess: (updated) => {
       client.setQueryData(["agents", agent.id], updated);
       void client.invalidateQueries({ queryKey: ["agents"] });
+      setDraft(draftOf(updated.trigger));
       if (updated.webhook_url) onWebhook(updated.webhook_url);
     },
   });
@@ -113,6 +114,8 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
             e.preventDefault();
             save.mutate({ trigger: triggerOf(draft) });
           }}
+          // The API's message goes under the trigger, as on the deploy page, not a browser bubble.
+          noValidate
         >
           <TriggerEditor draft={draft} onChange={setDraft} error={triggerError} />
           <button type="submit" disabled={save.isPending}>
@@ -124,6 +127,8 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
         <h2 id="config-title">Configuration</h2>
         {template.data ? (
           <ConfigForm
+            // A saved (or elsewhere changed) agent starts the form again from the server's config.
+            key={agent.updated_at}
             schema={template.data.config_schema}
             initial={agent.config}
             serverErrors={error?.fieldErrors("config")}
@@ -131,7 +136,7 @@ function Settings({ agent, onWebhook }: { agent: Agent; onWebhook: (url: string)
             busy={save.isPending}
             onSubmit={(config) => save.mutate({ config })}
           >
-            {save.isSuccess ? <p role="status">Saved.</p> : null}
+            {save.isSuccess && save.variables?.config ? <p role="status">Saved.</p> : null}
           </ConfigForm>
         ) : (
           <ProblemAlert error={template.error} />
@@ -214,7 +219,7 @@ export default function AgentPage() {
         {runs.data ? <RunList runs={runs.data.items} /> : null}
       </section>
       <AgentAnalyticsSection agent={a} />
-      <Settings key={a.updated_at} agent={a} onWebhook={setWebhook} />
+      <Settings key={a.id} agent={a} onWebhook={setWebhook} />
     </article>
   );
 }

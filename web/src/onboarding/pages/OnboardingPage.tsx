@@ -1,8 +1,8 @@
 /**
  * The first-login wizard: five questions, then recommendations with their
- * reasons, then the picked templates deployed in one call. Answers are saved on
- * the server as they are submitted, so leaving and coming back resumes; "Skip"
- * goes straight to the agents.
+ * reasons, then the picked templates deployed in one call. Each answer is saved
+ * on the server as it is given (a text answer when its field is left), so leaving
+ * midway and coming back resumes where the user was; "Skip" goes straight to the agents.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
@@ -20,7 +20,11 @@ import { useTemplate } from "../../marketplace/hooks/useTemplates";
 
 type Answer = string | string[] | null;
 
-function QuestionField({ question, value, onChange }: { question: Question; value: Answer; onChange: (v: Answer) => void }) {
+function isEmpty(answer: Answer): boolean {
+  return answer === null || answer === "" || (Array.isArray(answer) && answer.length === 0);
+}
+
+function QuestionField({ question, value, onChange, onSave }: { question: Question; value: Answer; onChange: (v: Answer) => void; onSave: (v: Answer) => void }) {
   const name = `q-${question.id}`;
   if (question.kind === "text") {
     return (
@@ -29,7 +33,7 @@ function QuestionField({ question, value, onChange }: { question: Question; valu
           {question.text}
           {question.required ? "" : " (optional)"}
         </label>
-        <textarea id={name} rows={3} maxLength={question.max_length ?? undefined} value={(value as string) ?? ""} onChange={(e) => onChange(e.target.value)} />
+        <textarea id={name} rows={3} maxLength={question.max_length ?? undefined} value={(value as string) ?? ""} onChange={(e) => onChange(e.target.value)} onBlur={(e) => onSave(e.target.value)} />
       </div>
     );
   }
@@ -49,13 +53,15 @@ function QuestionField({ question, value, onChange }: { question: Question; valu
             value={option.id}
             checked={chosen.has(option.id)}
             onChange={(e) => {
-              if (!multi) onChange(option.id);
-              else {
-                const next = new Set(chosen);
-                if (e.target.checked) next.add(option.id);
-                else next.delete(option.id);
-                onChange([...next]);
+              let next: Answer = option.id;
+              if (multi) {
+                const picked = new Set(chosen);
+                if (e.target.checked) picked.add(option.id);
+                else picked.delete(option.id);
+                next = [...picked];
               }
+              onChange(next);
+              onSave(next);
             }}
           />{" "}
           {option.label}
@@ -145,10 +151,17 @@ export default function OnboardingPage() {
   const [editing, setEditing] = useState(false);
   const [deployed, setDeployed] = useState<Agent[] | null>(null);
 
+  // One answer as it is given; the server merges it with the others it has.
+  const save = useMutation({
+    mutationFn: ({ question_id, answer }: { question_id: string; answer: Answer }) =>
+      unwrap(api.POST("/api/v1/onboarding/answers", { body: { answers: [{ question_id, answer }] } })),
+    onSettled: () => void client.invalidateQueries({ queryKey: ["onboarding"] }),
+  });
+
   const submit = useMutation({
     mutationFn: async (values: Record<string, Answer>) => {
       const list = Object.entries(values)
-        .filter(([, a]) => a !== null && a !== "" && !(Array.isArray(a) && a.length === 0))
+        .filter(([, a]) => !isEmpty(a))
         .map(([question_id, answer]) => ({ question_id, answer }));
       await unwrap(api.POST("/api/v1/onboarding/answers", { body: { answers: list } }));
       return unwrap(api.POST("/api/v1/onboarding/recommendations"));
@@ -213,9 +226,20 @@ export default function OnboardingPage() {
           }}
         >
           {s.questions.map((q) => (
-            <QuestionField key={q.id} question={q} value={values[q.id] ?? null} onChange={(v) => setAnswers({ ...values, [q.id]: v })} />
+            <QuestionField
+              key={q.id}
+              question={q}
+              value={values[q.id] ?? null}
+              onChange={(v) => setAnswers({ ...values, [q.id]: v })}
+              onSave={(v) => {
+                if (!isEmpty(v) && JSON.stringify(v) !== JSON.stringify(s.answers[q.id] ?? null)) save.mutate({ question_id: q.id, answer: v });
+              }}
+            />
           ))}
-          <ProblemAlert error={submit.error} />
+          <p className="muted" role="status">
+            {save.isSuccess ? "Your answers are saved as you go: you can leave and finish later." : ""}
+          </p>
+          <ProblemAlert error={save.error ?? submit.error} prefix={save.error ? "Answer not saved" : undefined} />
           <button type="submit" className="primary" disabled={submit.isPending}>
             {submit.isPending ? "Finding agents..." : "See recommendations"}
           </button>

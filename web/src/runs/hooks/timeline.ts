@@ -68,6 +68,8 @@ export function timelineOf(run: RunDetail, outline: StepOutline[] | undefined): 
       state = "running";
       runningShown = true;
     } else if (run.status === "cancelled") state = "cancelled";
+    // A finished run never reaches its remaining steps (a filter stopped it, or a step failed).
+    else if (FINAL_RUN_STATES.has(run.status)) state = "skipped";
     else state = "pending";
     return { id, name, kind: kind || record?.kind || "", state, record };
   });

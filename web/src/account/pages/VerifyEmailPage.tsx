@@ -1,0 +1,61 @@
+/** The page a verification link opens: it spends the link's token at once. */
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, useSearchParams } from "react-router";
+import { api } from "../../api/client";
+import { unwrap } from "../../api/problem";
+import type { User } from "../../api/types";
+import { ProblemAlert } from "../../app/components/ProblemAlert";
+import { usePageTitle } from "../../app/components/usePageTitle";
+import { ME_KEY, useSession } from "../session";
+
+// A token works once, and the page remounts when the session loads (the live
+// connection wraps it then): each token is sent once per page load, whatever mounts.
+const spent = new Map<string, Promise<User>>();
+
+function spend(token: string): Promise<User> {
+  let pending = spent.get(token);
+  if (!pending) {
+    pending = unwrap(api.POST("/api/v1/auth/verify-email", { body: { token } }));
+    spent.set(token, pending);
+  }
+  return pending;
+}
+
+export default function VerifyEmailPage() {
+  usePageTitle("Verify your email");
+  const [params] = useSearchParams();
+  const token = params.get("token") ?? "";
+  const { user } = useSession();
+  const client = useQueryClient();
+  const verify = useQuery({
+    queryKey: ["verify-email", token],
+    queryFn: async () => {
+      const verified = await spend(token);
+      void client.invalidateQueries({ queryKey: ME_KEY });
+      return verified;
+    },
+    enabled: !!token,
+    retry: false,
+    staleTime: Infinity,
+  });
+
+  return (
+    <section className="narrow" aria-labelledby="verify-title">
+      <h1 id="verify-title">Verify your email</h1>
+      {!token ? (
+        <p className="alert" role="alert">
+          This link has no token. Open the link from the email exactly as it came.
+        </p>
+      ) : null}
+      {token && verify.isPending ? <p role="status">Checking the link...</p> : null}
+      {verify.data ? (
+        <p role="status">
+          Thank you: <strong>{verify.data.email}</strong> is verified.
+        </p>
+      ) : null}
+      <ProblemAlert error={verify.error} />
+      {verify.error && user ? <p>You can ask for a new link from the banner at the top of the page.</p> : null}
+      <p>{user ? <Link to="/agents">Go to your agents</Link> : <Link to="/login">Log in</Link>}</p>
+    </section>
+  );
+}

@@ -86,7 +86,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    # Shutdown waits for the embedded worker and mail loop; a loaded CI machine can
+    # take longer than the library's 5 s default.
+    async with LifespanManager(application, startup_timeout=30, shutdown_timeout=30):
         yield application
 
 

@@ -76,3 +76,21 @@ def test_an_llm_step_behind_a_config_switch_counts_only_when_switched_on() -> No
     assert report is not None and report.uses_llm_with({})
     reminders = catalog.get("payment-reminder-bot")
     assert reminders is not None and not reminders.uses_llm_with({})
+
+
+async def test_the_template_detail_says_whether_deploying_needs_an_openai_credential(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """What the deploy page shows before the deploy: only for an llm step that
+    runs with the config's defaults, only without the operator's default LLM."""
+
+    async def needed(slug: str) -> bool:
+        response = await client.get(f"/api/v1/marketplace/templates/{slug}")
+        assert response.status_code == 200, response.text
+        flag: bool = response.json()["llm_credential_needed"]
+        return flag
+
+    without_operator = not settings.default_llm_configured
+    assert await needed("report-generator") is without_operator
+    assert await needed("slack-digest") is False  # its AI summary is off by default
+    assert await needed("payment-reminder-bot") is False

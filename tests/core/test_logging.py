@@ -179,8 +179,11 @@ async def test_a_forged_line_in_the_path_stays_inside_one_line(
         headers={"X-Request-ID": "req-forge"},
     )
     lines = (Path(settings.log_dir) / "app.log").read_text().splitlines()
-    assert not [line for line in lines if line.startswith("FORGED") or ("forged" in line
-                and "req-forge" not in line)]
+    assert not [
+        line
+        for line in lines
+        if line.startswith("FORGED") or ("forged" in line and "req-forge" not in line)
+    ]
     (access,) = [line for line in lines if "req-forge" in line and "access=True" in line]
     assert "\\r\\nFORGED | INFO | forged" in access
     assert "\x1b" not in access and "\\x1b" in access

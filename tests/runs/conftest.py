@@ -13,7 +13,10 @@ from tests.conftest import make_settings
 FAST_WORKER = {
     "http_allowlist": "127.0.0.1",
     "worker_heartbeat_seconds": 0.2,
-    "worker_lease_seconds": 1.0,
+    # Long enough that a loaded machine does not expire a lease that is being
+    # renewed (a reclaimed run repeats its side effects); tests of recovery write
+    # expired leases themselves.
+    "worker_lease_seconds": 5.0,
     "worker_poll_seconds": 0.5,
 }
 

@@ -20,7 +20,7 @@ from botskis.database.connection import Database
 from botskis.users.models import User
 from tests.conftest import make_settings
 from tests.private_redis import private_redis
-from tests.users.factories import DEFAULT_PASSWORD, log_in, sign_up
+from tests.users.factories import DEFAULT_PASSWORD, create_api_key, key_headers, log_in, sign_up
 
 SECRET = "shared-secret-key-for-two-processes-0123456789"
 
@@ -132,6 +132,22 @@ async def test_logout_reaches_other_processes_through_redis(
     assert (await b.get("/api/v1/users/me", headers=account.headers)).status_code == 200
     assert (await a.post("/api/v1/auth/logout", headers=account.headers)).status_code == 204
     await _until_rejected(b, account.headers)
+
+
+async def test_a_revoked_api_key_reaches_other_processes_through_redis(
+    two_processes: tuple[httpx.AsyncClient, httpx.AsyncClient],
+) -> None:
+    a, b = two_processes
+    account = await sign_up(a)
+    created = await create_api_key(a, account, ["agents:read"])
+    key = key_headers(created["key"])
+    assert (await b.get("/api/v1/agents", headers=key)).status_code == 200
+    revoked = await a.delete(f"/api/v1/users/me/api-keys/{created['id']}", headers=account.headers)
+    assert revoked.status_code == 204
+    deadline = time.monotonic() + 20
+    while (await b.get("/api/v1/agents", headers=key)).status_code != 401:
+        assert time.monotonic() < deadline, "the other process kept accepting a revoked key"
+        await asyncio.sleep(0.05)
 
 
 async def test_password_change_reaches_other_processes_through_redis(

@@ -77,7 +77,6 @@ def start_detached_task(coro: Coroutine[Any, Any, T], *, name: str | None = None
     return asyncio.create_task(coro, name=name, context=context)
 
 
-
 class InterceptHandler(logging.Handler):
     """Sends standard-library records (uvicorn, sqlalchemy, alembic) to loguru."""
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from botskis.api.dependencies import SessionDep
+from botskis.api.dependencies import SessionDep, SettingsDep
 from botskis.core.pagination import Page, PageDep
 from botskis.marketplace import schemas, service
 from botskis.marketplace.catalog import Catalog
@@ -50,9 +50,12 @@ async def list_templates(
 async def get_template(
     session: SessionDep,
     catalog: CatalogDep,
+    settings: SettingsDep,
     id_or_slug: Annotated[str, Path(min_length=1, max_length=100)],
 ) -> schemas.TemplateDetail:
-    return await service.get_template(session, catalog, id_or_slug)
+    return await service.get_template(
+        session, catalog, id_or_slug, default_llm=settings.default_llm_configured
+    )
 
 
 @router.get("/featured", response_model=list[schemas.TemplateSummary])

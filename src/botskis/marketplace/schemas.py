@@ -37,6 +37,9 @@ class TemplateDetail(TemplateSummary):
     config_schema: dict[str, Any]
     trigger: dict[str, Any]
     workflow: list[StepOutline]
+    # An llm step runs with the config's defaults and the operator has no default
+    # LLM: an agent of this template needs an `openai` credential of its owner.
+    llm_credential_needed: bool = False
 
 
 class Category(BaseModel):

@@ -78,9 +78,16 @@ async def list_templates(
     return _sorted(chosen, sort)
 
 
+def _defaults(template: Template) -> dict[str, object]:
+    """The config an agent gets when the deploy form is left as it is."""
+    properties = template.config_schema.get("properties", {})
+    return {key: spec["default"] for key, spec in properties.items() if "default" in spec}
+
+
 async def get_template(
-    session: AsyncSession, catalog: Catalog, id_or_slug: str
+    session: AsyncSession, catalog: Catalog, id_or_slug: str, *, default_llm: bool
 ) -> schemas.TemplateDetail:
+    """`default_llm`: the operator's LLM serves users without an `openai` credential."""
     template = catalog.get(id_or_slug)
     if template is None:
         raise TemplateNotFound(id_or_slug)
@@ -90,6 +97,7 @@ async def get_template(
         **summary.model_dump(),
         config_schema=template.config_schema,
         trigger=template.trigger,
+        llm_credential_needed=not default_llm and template.uses_llm_with(_defaults(template)),
         workflow=[
             schemas.StepOutline(
                 id=step.id,

@@ -2402,6 +2402,11 @@ export interface components {
             id: string;
             /** Integrations */
             integrations: string[];
+            /**
+             * Llm Credential Needed
+             * @default false
+             */
+            llm_credential_needed?: boolean;
             /** Name */
             name: string;
             /** Rating */

@@ -52,7 +52,9 @@ export default function DeployPage() {
   const nameError = error?.fieldErrors("name").map((e) => e.message).join("; ") || null;
   const placed = configErrors.length || triggerError || nameError;
   const owned = new Set((credentials.data?.items ?? []).map((c) => c.kind));
-  const missing = credentials.data ? t.credentials.filter((kind) => !owned.has(kind)) : [];
+  // An AI step with no operator default LLM needs the user's own openai credential.
+  const needed = t.llm_credential_needed && !t.credentials.includes("openai") ? [...t.credentials, "openai"] : t.credentials;
+  const missing = credentials.data ? needed.filter((kind) => !owned.has(kind)) : [];
 
   return (
     <section aria-labelledby="deploy-title">

@@ -51,14 +51,6 @@ def get_template(template_id: str) -> Template:
     return template
 
 
-def _checked_config(template: Template, config: dict[str, Any]) -> dict[str, Any]:
-    filled, errors = config_errors(template.config_schema, config)
-    if errors:
-        raise ValidationFailed("The config does not match the template's schema", errors)
-    result: dict[str, Any] = filled
-    return result
-
-
 def _checked_trigger(trigger: dict[str, Any]) -> dict[str, Any]:
     errors = triggers.trigger_errors(trigger)
     if errors:
@@ -112,7 +104,8 @@ async def deploy_agent(
     minutes_saved_per_run: float | None = None,
 ) -> Deployed:
     template = get_template(template_id)
-    errors = config_errors(template.config_schema, config)[1]
+    # Validated once: the same pass fills the schema's defaults into what is stored.
+    filled, errors = config_errors(template.config_schema, config)
     if trigger is not None:
         errors += triggers.trigger_errors(trigger)
     if errors:
@@ -122,7 +115,7 @@ async def deploy_agent(
         owner_id=owner_id,
         template_slug=template.slug,
         name=name or template.name,
-        config=_checked_config(template, config),
+        config=filled,
         trigger=_checked_trigger(trigger if trigger is not None else template.trigger),
         status=AgentStatus.ACTIVE,
         max_concurrent_runs=max_concurrent_runs,
@@ -190,7 +183,9 @@ async def update_agent(
 ) -> Deployed:
     agent = await get_owned_agent(session, owner_id, agent_id)
     template = get_template(agent.template_slug)
-    errors = config_errors(template.config_schema, config)[1] if config is not None else []
+    filled, errors = (
+        config_errors(template.config_schema, config) if config is not None else (None, [])
+    )
     if trigger is not None:
         errors += triggers.trigger_errors(trigger)
     if errors:
@@ -198,8 +193,8 @@ async def update_agent(
     token = None
     if name is not None:
         agent.name = name
-    if config is not None:
-        agent.config = _checked_config(template, config)
+    if filled is not None:
+        agent.config = filled
     if max_concurrent_runs is not None:
         agent.max_concurrent_runs = max_concurrent_runs
     if timeout_seconds is not None:

@@ -16,9 +16,9 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from loguru import logger
-from sqlalchemy import select
 
-from botskis.agents.models import Agent
+from botskis.agents.errors import AgentNotFound
+from botskis.agents.service import get_owned_agent
 from botskis.api.websocket_fast_path import frame_writer, server_send
 from botskis.core.auth import authenticate_token
 from botskis.core.browser_session import session_token, socket_origin_allowed
@@ -110,12 +110,14 @@ def _agent_id_of(body: dict[str, Any]) -> uuid.UUID | None:
 
 
 async def _owns_agent(database: Database, user_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
-    """One scoped query: someone else's agent looks exactly like a missing one."""
+    """The agents domain's ownership query: someone else's agent looks exactly like a
+    missing one."""
     async with database.transaction() as session:
-        found = await session.scalar(
-            select(Agent.id).where(Agent.id == agent_id, Agent.owner_id == user_id)
-        )
-    return found is not None
+        try:
+            await get_owned_agent(session, user_id, agent_id)
+        except AgentNotFound:
+            return False
+    return True
 
 
 async def _on_ping(hub: Hub, conn: Connection, body: dict[str, Any]) -> None:

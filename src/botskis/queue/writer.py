@@ -1,7 +1,7 @@
 """Group commit of the runs a worker executes: checkpoints and finishes.
 
-Each run used to commit its own checkpoints and its finish, so a worker paid a
-pool checkout, a round trip per statement and a WAL flush for every run. Here a
+Why: committing each run's checkpoints and finish on its own costs a pool
+checkout, a round trip per statement and a WAL flush for every run. Instead a
 run hands its write (step records, and for a finish the run's final values) to
 the worker's `RunWriter` and awaits it; the writer commits everything that
 queued up while its previous transaction was in flight in ONE transaction:
@@ -13,8 +13,8 @@ longer holds (cancelled, or reclaimed after a lost lease) gets `LeaseLost` and
 nothing of it is written. Holding means the attempt too: when a lease expires
 under load, the same worker may reclaim and claim the run again while the old
 execution still runs, and only the newest attempt may write (two attempts
-writing the same step would break `uq_run_steps_run_step`). If a batch fails, each write is
-retried in a transaction of its own, so one bad row (say, an output PostgreSQL
+writing the same step would break `uq_run_steps_run_step`). If a batch fails, each
+write is retried in a transaction of its own, so one bad row (say, an output PostgreSQL
 refuses) fails only its own run.
 """
 

@@ -200,6 +200,8 @@ def setup_logging(settings: Settings) -> None:
         std = logging.getLogger(name)
         std.handlers = [InterceptHandler()]
         std.propagate = False
+        # LOG_LEVEL decides, not a level an earlier uvicorn Config left on the logger.
+        std.setLevel(logging.NOTSET)
     # SQL statements carry parameter values (hashes, secrets): never at INFO.
     logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)

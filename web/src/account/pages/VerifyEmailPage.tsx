@@ -31,6 +31,11 @@ export default function VerifyEmailPage() {
     queryKey: ["verify-email", token],
     queryFn: async () => {
       const verified = await spend(token);
+      // A /users/me read that started before the token was spent would land after
+      // it with the old answer (and the banner): cancel it, keep what the API said.
+      await client.cancelQueries({ queryKey: ME_KEY });
+      const current = client.getQueryData<User | null>(ME_KEY);
+      if (current && current.id === verified.id) client.setQueryData(ME_KEY, verified);
       void client.invalidateQueries({ queryKey: ME_KEY });
       return verified;
     },

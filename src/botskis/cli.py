@@ -263,21 +263,28 @@ def rotate_credentials() -> None:
 
     from botskis.credentials.errors import CredentialUndecryptable
     from botskis.credentials.service import reencrypt_credentials
-    from botskis.credentials.vault import Vault
+    from botskis.credentials.vault import UndecryptableSecret, Vault
     from botskis.database import models  # noqa: F401  (every table, for foreign key types)
     from botskis.database.connection import Database
+    from botskis.mail.service import reencrypt_queued_mail
+    from botskis.users.two_factor import reencrypt_secrets
 
     settings = _load_settings()
     vault = Vault.from_settings(settings)
     _require_schema(settings)
 
-    async def _rotate() -> int:
+    async def _rotate() -> tuple[int, int, int]:
+        """Everything the vault key seals, in one transaction: all moved, or none."""
         database = Database(settings)
         try:
             for attempt in range(ROTATE_ATTEMPTS):
                 try:
                     async with database.transaction() as session:
-                        return await reencrypt_credentials(session, vault)
+                        return (
+                            await reencrypt_credentials(session, vault),
+                            await reencrypt_secrets(session, vault),
+                            await reencrypt_queued_mail(session, vault),
+                        )
                 except OperationalError:
                     # SQLite has one writer: a running server may hold the lock or move
                     # the snapshot under us. The batch is atomic, so trying again is safe.
@@ -290,10 +297,13 @@ def rotate_credentials() -> None:
 
     try:
         with _database_errors(settings):
-            count = asyncio.run(_rotate())
+            credentials, two_factor, mail = asyncio.run(_rotate())
     except CredentialUndecryptable as exc:
         _fail(f"{exc.detail}; nothing was changed")
-    click.echo(f"re-encrypted {count} credential(s) under key '{vault.current_key_id}'")
+    except UndecryptableSecret as exc:
+        _fail(f"a stored two-factor or mail {exc}; nothing was changed")
+    click.echo(f"re-encrypted {credentials} credential(s) under key '{vault.current_key_id}'")
+    click.echo(f"re-encrypted {two_factor} two-factor secret(s) and {mail} queued mail(s)")
 
 
 if __name__ == "__main__":

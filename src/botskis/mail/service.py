@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.config import Settings
@@ -89,6 +89,22 @@ def unseal(vault: Vault, mail: OutboxMail) -> RenderedMail:
     assert mail.key_id is not None and mail.nonce is not None and mail.ciphertext is not None
     body = vault.decrypt(Sealed(mail.key_id, mail.nonce, mail.ciphertext), aad=_aad(mail.id))
     return RenderedMail(mail.subject or "", body["text"], body["html"], body.get("link"))
+
+
+async def reencrypt_queued_mail(session: AsyncSession, vault: Vault) -> int:
+    """Re-encrypt the bodies still waiting in the outbox under the current key
+    (rotate-credentials); how many were. Sent mails keep no body."""
+    rows = list(
+        await session.scalars(
+            select(OutboxMail).where(
+                OutboxMail.ciphertext.is_not(None), OutboxMail.key_id != vault.current_key_id
+            )
+        )
+    )
+    for mail in rows:
+        seal(vault, mail, unseal(vault, mail))
+    await session.flush()
+    return len(rows)
 
 
 async def queue_mail(

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from botskis.config import Settings
 from botskis.core.security import AccessToken, create_access_token
 from botskis.database.base import utcnow
+from botskis.mail.service import MailKind, queue_mail
 from botskis.users.errors import InactiveUser, RefreshTokenInvalid, SessionNotFound
 from botskis.users.models import RefreshToken, User, UserSession
 
@@ -115,6 +116,7 @@ async def start_session(
         last_used_at=now,
         expires_at=now,
     )
+    await _alert_if_new_device(session, settings, user, row)
     session.add(row)
     # The row first: its refresh token references it, with no relationship to
     # order the inserts.
@@ -122,6 +124,29 @@ async def start_session(
     tokens = _issue(session, settings, user, row, access_minutes)
     await session.flush()
     return tokens
+
+
+async def _alert_if_new_device(
+    session: AsyncSession, settings: Settings, user: User, row: UserSession
+) -> None:
+    """Mail the owner when a login comes from a browser and address that none of the
+    account's kept sessions used; never for the account's first login."""
+    mine = select(UserSession.id).where(UserSession.user_id == user.id).limit(1)
+    if await session.scalar(mine) is None:
+        return
+    same_device = mine.where(UserSession.user_agent == row.user_agent, UserSession.ip == row.ip)
+    if await session.scalar(same_device) is not None:
+        return
+    await queue_mail(
+        session,
+        settings,
+        kind=MailKind.NEW_LOGIN,
+        to=user.email,
+        user_id=user.id,
+        full_name=user.full_name,
+        user_agent=row.user_agent or "unknown browser",
+        ip=row.ip or "unknown address",
+    )
 
 
 async def session_of_refresh_token(session: AsyncSession, raw: str) -> UserSession:

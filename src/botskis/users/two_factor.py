@@ -63,6 +63,20 @@ def _secret(vault: Vault, row: TwoFactor) -> str:
     return secret
 
 
+async def reencrypt_secrets(session: AsyncSession, vault: Vault) -> int:
+    """Re-encrypt every 2FA secret not under the current key (rotate-credentials), so
+    an old key can be dropped without locking anyone out; how many were. An
+    unreadable one raises UndecryptableSecret and the caller's transaction rolls back."""
+    rows = list(
+        await session.scalars(select(TwoFactor).where(TwoFactor.key_id != vault.current_key_id))
+    )
+    for row in rows:
+        sealed = vault.encrypt({"secret": _secret(vault, row)}, aad=_aad(row.user_id))
+        row.key_id, row.nonce, row.ciphertext = sealed.key_id, sealed.nonce, sealed.ciphertext
+    await session.flush()
+    return len(rows)
+
+
 def _qr_svg(uri: str) -> str:
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False)

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from botskis.config import Settings
 from botskis.database.base import utcnow
-from botskis.users.models import RefreshToken
+from botskis.users.models import RefreshToken, UserSession
 from tests.users.factories import DEFAULT_PASSWORD, Account, sign_up
 
 LOGIN = "/api/v1/auth/login"
@@ -170,6 +170,40 @@ async def test_the_list_shows_live_sessions_and_marks_the_current_one(
     for field in ("created_at", "last_used_at", "expires_at"):
         assert by_id[phone["session_id"]][field]
     assert "refresh_token" not in listed.text and phone["refresh_token"] not in listed.text
+
+
+async def test_using_an_access_token_records_its_sessions_last_use_once_a_minute(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """A 7-day token that is never refreshed still shows when it was last used."""
+    account = await sign_up(client)
+    phone = await log_in(client, account, user_agent="Phone App")
+    session_id = uuid.UUID(phone["session_id"])
+    an_hour_ago = utcnow() - timedelta(hours=1)
+
+    async def last_used_at() -> Any:
+        async with app.state.database.transaction() as session:
+            return await session.scalar(
+                sa.select(UserSession.last_used_at).where(UserSession.id == session_id)
+            )
+
+    async def set_last_used_at(when: Any) -> None:
+        async with app.state.database.transaction() as session:
+            await session.execute(
+                sa.update(UserSession).where(UserSession.id == session_id).values(last_used_at=when)
+            )
+
+    await set_last_used_at(an_hour_ago)
+    assert (await client.get(ME, headers=bearer(phone["access_token"]))).status_code == 200
+    assert await last_used_at() > utcnow() - timedelta(minutes=1)
+    listed = (await client.get(SESSIONS, headers=account.headers)).json()
+    (shown,) = [s for s in listed if s["id"] == phone["session_id"]]
+    assert shown["last_used_at"] > an_hour_ago.isoformat()
+
+    # Within the minute the request writes nothing.
+    await set_last_used_at(an_hour_ago)
+    assert (await client.get(ME, headers=bearer(phone["access_token"]))).status_code == 200
+    assert await last_used_at() == an_hour_ago
 
 
 async def test_another_users_session_and_unknown_ids_are_404(client: httpx.AsyncClient) -> None:

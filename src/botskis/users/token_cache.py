@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -49,6 +49,8 @@ from botskis.users.models import ApiKey, RevokedToken, User, UserSession
 from botskis.users.scopes import Scope
 
 MAX_CACHED_TOKENS = 50_000
+# A session's last_used_at is written at most this often per session and process.
+SESSION_USE_GRANULARITY_SECONDS = 60.0
 CHANGED_KEY = "botskis.auth_changed"
 
 _caches: weakref.WeakSet[TokenCache] = weakref.WeakSet()
@@ -85,6 +87,8 @@ class TokenCache:
         self.tokens: dict[str, tuple[TokenClaims, float]] = {}
         self.users: dict[uuid.UUID, CachedUser] = {}
         self.keys: dict[str, CachedKey] = {}
+        # When this process last recorded each session's use (epoch seconds).
+        self.session_uses: dict[uuid.UUID, float] = {}
         self.epoch = 0
         self.redis: Any = None
         self.listener: asyncio.Task[None] | None = None
@@ -112,7 +116,32 @@ class TokenCache:
             or claims.session_id in state.revoked_sessions
         ):
             raise InvalidToken("revoked")
+        if claims.session_id is not None:
+            now = time.time()
+            if now - self.session_uses.get(claims.session_id, 0.0) >= (
+                SESSION_USE_GRANULARITY_SECONDS
+            ):
+                await self._record_session_use(claims.session_id, now)
         return state.caller, claims
+
+    async def _record_session_use(self, session_id: uuid.UUID, now: float) -> None:
+        """The sessions list's "last used", in a transaction of its own; a busy database
+        costs the timestamp (logged), never the request."""
+        if len(self.session_uses) >= MAX_CACHED_TOKENS:
+            self.session_uses.clear()
+        self.session_uses[session_id] = now
+        try:
+            async with self.database.transaction() as session:
+                # A bulk update: no ORM event, so recording a use invalidates no cache.
+                await session.execute(
+                    update(UserSession)
+                    .where(UserSession.id == session_id)
+                    .values(last_used_at=datetime.fromtimestamp(now, UTC))
+                )
+        except SQLAlchemyError as exc:
+            logger.bind(error=type(exc).__name__, session_id=str(session_id)).warning(
+                "session use not recorded"
+            )
 
     async def _user(self, user_id: uuid.UUID) -> CachedUser:
         state = self.users.get(user_id)

@@ -89,7 +89,10 @@ def test_analytics_page_shows_the_apis_figures(page: Any, dashboard: Dashboard) 
     expect(page).to_have_url(re.compile(r"/onboarding"))
     page.get_by_role("link", name="Analytics", exact=True).click()
     expect(page.get_by_role("heading", name="Analytics", level=1)).to_be_visible()
-    page.get_by_label("Last 24 hours").check()
+    # The range lives in the address, so the radio turns checked once the navigation
+    # renders (a transition): click, then wait for it, rather than check().
+    page.get_by_label("Last 24 hours").click()
+    expect(page.get_by_label("Last 24 hours")).to_be_checked()
     expect(page.get_by_label("Group by")).to_have_value("hour")
     _settled(page)
 
@@ -152,7 +155,8 @@ def test_analytics_page_shows_the_apis_figures(page: Any, dashboard: Dashboard) 
     screenshot(page, "analytics")
 
     # Thirty days: by day, the same totals.
-    page.get_by_label("Last 30 days").check()
+    page.get_by_label("Last 30 days").click()
+    expect(page.get_by_label("Last 30 days")).to_be_checked()
     expect(page.get_by_label("Group by")).to_have_value("day")
     _settled(page)
     expect(page.get_by_role("link", name="Download CSV")).to_have_attribute(

@@ -10,14 +10,8 @@ function Shell() {
       <Outlet />
     </Layout>
   );
-  // One socket per logged-in user, shared by every page; remounted on a new login.
-  return user ? (
-    <LiveProvider key={user.id} userId={user.id}>
-      {page}
-    </LiveProvider>
-  ) : (
-    page
-  );
+  // One socket per logged-in user, shared by every page.
+  return <LiveProvider userId={user?.id ?? null}>{page}</LiveProvider>;
 }
 
 export function Root() {

@@ -4,16 +4,22 @@
  * notifications stays current without its own socket.
  */
 import { useQueryClient } from "@tanstack/react-query";
-import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from "react";
 import { LiveConnection, socketUrl, type ConnectionState, type ServerMessage } from "./connection";
 
 const LiveContext = createContext<LiveConnection | null>(null);
 
-export function LiveProvider({ userId, children }: { userId: string; children: ReactNode }) {
+/**
+ * Always in the tree, with or without a user: wrapping the pages only once the
+ * session loads would remount them, and a form would lose what was typed in it.
+ * A new user gets a new connection.
+ */
+export function LiveProvider({ userId, children }: { userId: string | null; children: ReactNode }) {
   const client = useQueryClient();
-  const [connection] = useState(() => new LiveConnection({ url: socketUrl(userId) }));
+  const connection = useMemo(() => (userId ? new LiveConnection({ url: socketUrl(userId) }) : null), [userId]);
 
   useEffect(() => {
+    if (!connection) return undefined;
     let first = true;
     const off = connection.subscribe((message) => {
       switch (message.type) {

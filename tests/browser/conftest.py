@@ -200,8 +200,9 @@ def page(browser: Any) -> Iterator[Any]:
 
 def log_in(page: Any, url: str, email: str, password: str = PASSWORD) -> None:
     page.goto(f"{url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
+    # Exact names: the verification banner's "Email verification" also matches "Email".
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
 
 

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.core.errors import ValidationFailed
@@ -96,8 +96,3 @@ async def revoke_all(session: AsyncSession, user: User) -> None:
 async def find_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
     found: ApiKey | None = await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
     return found
-
-
-async def record_use(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
-    # A bulk update: no ORM event, so recording a use invalidates no cache.
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

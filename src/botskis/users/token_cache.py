@@ -125,22 +125,27 @@ class TokenCache:
         return state.caller, claims
 
     async def _record_session_use(self, session_id: uuid.UUID, now: float) -> None:
-        """The sessions list's "last used", in a transaction of its own; a busy database
-        costs the timestamp (logged), never the request."""
         if len(self.session_uses) >= MAX_CACHED_TOKENS:
             self.session_uses.clear()
         self.session_uses[session_id] = now
+        await self._record_last_use(UserSession, session_id, now)
+
+    async def _record_last_use(
+        self, model: type[UserSession] | type[ApiKey], row_id: uuid.UUID, now: float
+    ) -> None:
+        """last_used_at of a session or an API key, in a transaction of its own: a
+        busy database costs the timestamp (logged), never the request. A bulk
+        update fires no ORM event, so recording a use invalidates no cache."""
         try:
             async with self.database.transaction() as session:
-                # A bulk update: no ORM event, so recording a use invalidates no cache.
                 await session.execute(
-                    update(UserSession)
-                    .where(UserSession.id == session_id)
+                    update(model)
+                    .where(model.id == row_id)
                     .values(last_used_at=datetime.fromtimestamp(now, UTC))
                 )
         except SQLAlchemyError as exc:
-            logger.bind(error=type(exc).__name__, session_id=str(session_id)).warning(
-                "session use not recorded"
+            logger.bind(error=type(exc).__name__, table=model.__tablename__).warning(
+                "last use not recorded"
             )
 
     async def _user(self, user_id: uuid.UUID) -> CachedUser:
@@ -194,18 +199,10 @@ class TokenCache:
         return key
 
     async def _record_use(self, key_hash: str, key: CachedKey, now: float) -> None:
-        """last_used_at, in a transaction of its own: a timestamp that could not be
-        written (a busy database) is logged, not a failed request."""
         used = replace(key, used_at=now)
         if self.keys.get(key_hash) is key:
             self.keys[key_hash] = used
-        try:
-            async with self.database.transaction() as session:
-                await api_keys.record_use(session, key.key_id, datetime.fromtimestamp(now, UTC))
-        except SQLAlchemyError as exc:
-            logger.bind(error=type(exc).__name__, api_key_id=str(key.key_id)).warning(
-                "api key use not recorded"
-            )
+        await self._record_last_use(ApiKey, key.key_id, now)
 
     async def _load(self, user_id: uuid.UUID) -> CachedUser:
         epoch = self.epoch

@@ -8,19 +8,6 @@ import { ProblemAlert } from "../../app/components/ProblemAlert";
 import { usePageTitle } from "../../app/components/usePageTitle";
 import { ME_KEY, useSession } from "../session";
 
-// A token works once, and the page remounts when the session loads (the live
-// connection wraps it then): each token is sent once per page load, whatever mounts.
-const spent = new Map<string, Promise<User>>();
-
-function spend(token: string): Promise<User> {
-  let pending = spent.get(token);
-  if (!pending) {
-    pending = unwrap(api.POST("/api/v1/auth/verify-email", { body: { token } }));
-    spent.set(token, pending);
-  }
-  return pending;
-}
-
 export default function VerifyEmailPage() {
   usePageTitle("Verify your email");
   const [params] = useSearchParams();
@@ -30,7 +17,8 @@ export default function VerifyEmailPage() {
   const verify = useQuery({
     queryKey: ["verify-email", token],
     queryFn: async () => {
-      const verified = await spend(token);
+      // The query's cache sends each token once, whatever mounts the page again.
+      const verified = await unwrap(api.POST("/api/v1/auth/verify-email", { body: { token } }));
       // A /users/me read that started before the token was spent would land after
       // it with the old answer (and the banner): cancel it, keep what the API said.
       await client.cancelQueries({ queryKey: ME_KEY });

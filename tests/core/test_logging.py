@@ -220,3 +220,19 @@ def test_json_format_writes_stdout_and_no_files_without_a_log_dir(
     (line,) = [json.loads(text) for text in out if "event" in text]
     assert line["message"] == "one\nevent" and line["path"] == "/x\r\nforged"
     assert not (tmp_path / "logs").exists()
+
+
+def test_log_level_governs_uvicorn_loggers_that_an_earlier_config_set(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A uvicorn Config made before (another server in this process, a test) leaves its
+    own level on uvicorn's loggers; LOG_LEVEL must win once logging is set up."""
+    import logging
+
+    from botskis.core.logging import setup_logging
+
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    setup_logging(make_settings(database_url, tmp_path / "logs", log_level="INFO"))
+    for name in ("uvicorn", "uvicorn.error"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.INFO

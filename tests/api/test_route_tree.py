@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from botskis.api.router import API_PREFIX, PRIVATE, PUBLIC, api_router
+from botskis.api.router import API_PREFIX, PRIVATE, PUBLIC, include_api
 from botskis.config import Settings
 from botskis.core.auth import account_management, current_user
 from botskis.core.errors import install_error_handlers
@@ -67,7 +67,7 @@ async def test_a_private_route_that_forgets_the_caller_still_requires_it(
     app = FastAPI()
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(api_router([(forgetful, account_management)], []))
+    include_api(app, [(forgetful, account_management)], [])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:

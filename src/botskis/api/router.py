@@ -47,19 +47,17 @@ PRIVATE: list[tuple[APIRouter, AccessCheck]] = [
 ]
 
 
-def api_router(
+def include_api(
+    app: FastAPI,
     private_routers: list[tuple[APIRouter, AccessCheck]] = PRIVATE,
     public_routers: list[APIRouter] = PUBLIC,
-) -> APIRouter:
-    private = APIRouter(dependencies=[Depends(current_user)])
+) -> None:
+    """Add the API to `app`. The private parent router is added to the app itself,
+    not under a further `/api/v1` router: FastAPI matches a request once more for
+    every router it is nested in."""
+    private = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_user)])
     for router, access in private_routers:
         private.include_router(router, dependencies=[Depends(access)])
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(private)
+    app.include_router(private)
     for router in public_routers:
-        api.include_router(router)
-    return api
-
-
-def include_api(app: FastAPI) -> None:
-    app.include_router(api_router())
+        app.include_router(router, prefix=API_PREFIX)

@@ -36,7 +36,7 @@ from botskis.runs.errors import (
 from botskis.runs.models import Run, RunStatus, RunStep
 
 # A run list's `total` stops counting here (the page itself is never cut).
-RUNS_TOTAL_CAP = 10_000
+RUNS_TOTAL_CAP = 1_000
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 

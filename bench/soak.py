@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,11 +47,20 @@ def rss_mib(pid: int) -> float:
     raise LookupError("no VmRSS")
 
 
+def enterprise_plan(database: Path) -> None:
+    """Ten minutes of runs outlast the starter plan's monthly quota (1,000 runs
+    an account), after which starts are refused with 403 and the soak would
+    stop writing runs."""
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE users SET plan = 'enterprise'")
+
+
 async def _soak(
-    base: str, sink_url: str, users: int, seconds: float, think: float
+    base: str, database: Path, sink_url: str, users: int, seconds: float, think: float
 ) -> tuple[Results, list[tuple[float, float]]]:
     pid = server_pid(int(base.rsplit(":", 1)[1]))
     emails = await _accounts(base, -(-users // USERS_PER_ACCOUNT))
+    enterprise_plan(database)
     results = Results()
     samples: list[tuple[float, float]] = []
     start = time.monotonic()
@@ -81,9 +92,13 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.5)
     args = parser.parse_args()
     assert 0.5 <= args.minutes <= 30 and 1 <= args.users <= 200, "stay bounded"
-    with sink() as sink_url, bench_server(BASE_ENV) as base:
+    with (
+        tempfile.TemporaryDirectory(prefix="botskis-soak-") as tmp,
+        sink() as sink_url,
+        bench_server({**BASE_ENV, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/soak.db"}) as base,
+    ):
         results, samples = asyncio.run(
-            _soak(base, sink_url, args.users, args.minutes * 60, args.think)
+            _soak(base, Path(tmp) / "soak.db", sink_url, args.users, args.minutes * 60, args.think)
         )
     report(f"soak: embedded SQLite, {args.users} users, {args.minutes} min", results)
     print("t (s)  RSS (MiB)")

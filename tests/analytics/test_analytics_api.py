@@ -18,6 +18,7 @@ from botskis.database.connection import Database
 from botskis.monitoring.fingerprints import error_fingerprint
 from botskis.runs.models import RunStatus
 from tests.agents.factories import deploy
+from tests.billing.factories import set_plan
 from tests.users.factories import Account, sign_up
 
 PRICE = 0.6
@@ -291,3 +292,31 @@ async def test_an_empty_range_is_zeros_not_an_error(client: httpx.AsyncClient) -
     assert body["totals"]["runs"] == 0 and body["totals"]["success_rate"] is None
     assert len(body["series"]) in (7, 8)  # the default: the last 7 days, by day
     assert body["top_errors"] == [] and body["top_failing_agents"] == []
+
+
+async def test_top_failing_agents_are_the_ten_with_most_failures_most_first(
+    app: FastAPI, client: httpx.AsyncClient, day: datetime
+) -> None:
+    owner = await sign_up(client)
+    await set_plan(app.state.database, owner.id, "enterprise")
+    agents = [await deploy(client, owner, minutes_saved_per_run=2) for _ in range(13)]
+    at = day + timedelta(hours=5)
+    runs = [_run(agents[0], owner, RunStatus.SUCCEEDED, at)]
+    # Agent n fails n times; agents 11 and 12 tie on 11 failures.
+    for n, agent in enumerate(agents[1:], start=1):
+        failures = min(n, 11)
+        runs += [_run(agent, owner, RunStatus.FAILED, at, message="x") for _ in range(failures)]
+        runs.append(_run(agent, owner, RunStatus.SUCCEEDED, at))
+    await _finish(app.state.database, runs)
+    response = await client.get(
+        "/api/v1/analytics/overview", params=_range(day), headers=owner.headers
+    )
+    assert response.status_code == 200, response.text
+    top = response.json()["top_failing_agents"]
+    tied = sorted(str(agents[n]["id"]) for n in (11, 12))
+    expected = [*tied, *(str(agents[n]["id"]) for n in range(10, 2, -1))]
+    assert [a["agent_id"] for a in top] == expected
+    assert [a["failed"] for a in top] == [11, 11, 10, 9, 8, 7, 6, 5, 4, 3]
+    assert top[2]["runs"] == 11 and top[2]["success_rate"] == round(1 / 11, 4)
+    # Thirteen agents, each with one success saving 2 minutes.
+    assert response.json()["time_saved"]["minutes"] == 13 * 2.0

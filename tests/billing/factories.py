@@ -11,6 +11,14 @@ from botskis.billing.models import MonthlyUsage
 from botskis.billing.service import month_of
 from botskis.database.base import utcnow
 from botskis.database.connection import Database
+from botskis.users.models import User
+
+
+async def set_plan(database: Database, user_id: str | uuid.UUID, plan: str) -> None:
+    async with database.transaction() as session:
+        await session.execute(
+            sa.update(User).where(User.id == uuid.UUID(str(user_id))).values(plan=plan)
+        )
 
 
 async def set_runs_used(

@@ -14,16 +14,9 @@ from botskis.realtime.events import emit
 from botskis.realtime.models import LoggedEvent
 from botskis.users.models import User
 from tests.agents.factories import deploy
-from tests.billing.factories import runs_used, set_runs_used
+from tests.billing.factories import runs_used, set_plan, set_runs_used
 from tests.databases import on_postgres
 from tests.users.factories import Account, sign_up
-
-
-async def set_plan(app: FastAPI, account: Account, plan: str) -> None:
-    async with app.state.database.transaction() as session:
-        await session.execute(
-            sa.update(User).where(User.id == uuid.UUID(account.id)).values(plan=plan)
-        )
 
 
 def test_month_bounds_cover_the_calendar_month_in_utc() -> None:
@@ -90,7 +83,7 @@ async def test_bigger_plans_have_bigger_limits(
     client: httpx.AsyncClient, app: FastAPI, plan: str, limit: int | None
 ) -> None:
     account = await sign_up(client)
-    await set_plan(app, account, plan)
+    await set_plan(app.state.database, account.id, plan)
     for _ in range(6):
         await deploy(client, account)
     usage = (await client.get("/api/v1/users/me/usage", headers=account.headers)).json()
@@ -112,7 +105,7 @@ async def test_run_quota_stops_at_the_monthly_limit(
     assert error.value.status == 403
     assert error.value.extra == {"plan": "starter", "limit": 1000}
     assert await runs_used(app.state.database, account.id) == 1000
-    await set_plan(app, account, "enterprise")
+    await set_plan(app.state.database, account.id, "enterprise")
     async with app.state.database.transaction() as session:
         assert await admit_run(session, user_id) == 1001
 

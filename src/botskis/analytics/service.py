@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, select
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent
@@ -179,7 +179,7 @@ async def error_counts(
     return list((await session.execute(query)).all())
 
 
-async def error_samples(
+async def latest_failures(
     session: AsyncSession,
     owner_id: uuid.UUID,
     span: Span,
@@ -187,7 +187,8 @@ async def error_samples(
     *,
     agent_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    """The latest failure of each fingerprint in the span."""
+    """Per fingerprint: its latest failure in the span (agent, run, message)
+    and what the fingerprint stands for, in one statement."""
     if not fingerprints:
         return {}
     table = ERROR_ROLLUPS
@@ -208,17 +209,20 @@ async def error_samples(
         )
         .subquery()
     )
-    rows = await session.execute(select(latest).where(latest.c.rank == 1))
-    return {row.fingerprint: row for row in rows}
-
-
-async def fingerprint_details(
-    session: AsyncSession, fingerprints: Sequence[str]
-) -> dict[str, ErrorFingerprint]:
-    if not fingerprints:
-        return {}
-    rows = await session.scalars(
-        select(ErrorFingerprint).where(ErrorFingerprint.fingerprint.in_(list(fingerprints)))
+    described = ErrorFingerprint.__table__
+    rows = await session.execute(
+        select(
+            latest.c.fingerprint,
+            latest.c.agent_id,
+            latest.c.sample_run_id,
+            latest.c.sample_message,
+            described.c.error_kind,
+            described.c.message,
+            described.c.step,
+            described.c.template_slug,
+        )
+        .join(described, described.c.fingerprint == latest.c.fingerprint)
+        .where(latest.c.rank == 1)
     )
     return {row.fingerprint: row for row in rows}
 
@@ -236,37 +240,46 @@ def _trend(count: int, previous: int) -> str:
 async def top_errors(
     session: AsyncSession, owner_id: uuid.UUID, window: Range, agent_id: uuid.UUID | None = None
 ) -> list[schemas.TopError]:
-    current = await error_counts(
-        session, owner_id, window.span, agent_id=agent_id, limit=TOP_ERRORS
-    )
-    fingerprints = [row.fingerprint for row in current]
-    before = (
-        {
-            row.fingerprint: int(row.count)
-            for row in await error_counts(
-                session, owner_id, window.previous, agent_id=agent_id, fingerprints=fingerprints
+    """The most frequent fingerprints of the range, each with its count over the
+    equally long span before (one statement), then their latest failures."""
+    table = ERROR_ROLLUPS
+    span, before = window.span, window.previous
+    in_span = span.buckets(table)
+    count = func.coalesce(func.sum(table.c["count"]).filter(in_span), 0)
+    last_seen = func.max(table.c.last_seen).filter(in_span)
+    current = (
+        await session.execute(
+            select(
+                table.c.fingerprint,
+                count.label("failures"),
+                func.coalesce(func.sum(table.c["count"]).filter(before.buckets(table)), 0).label(
+                    "previous"
+                ),
+                last_seen.label("last_seen"),
             )
-        }
-        if fingerprints
-        else {}
+            .where(_error_scope(owner_id, agent_id), or_(in_span, before.buckets(table)))
+            .group_by(table.c.fingerprint)
+            .having(count > 0)
+            .order_by(count.desc(), last_seen.desc(), table.c.fingerprint)
+            .limit(TOP_ERRORS)
+        )
+    ).all()
+    latest = await latest_failures(
+        session, owner_id, span, [row.fingerprint for row in current], agent_id=agent_id
     )
-    details = await fingerprint_details(session, fingerprints)
-    samples = await error_samples(session, owner_id, window.span, fingerprints, agent_id=agent_id)
     items = []
     for row in current:
-        detail = details.get(row.fingerprint)
-        sample = samples.get(row.fingerprint)
-        previous = before.get(row.fingerprint, 0)
+        sample = latest.get(row.fingerprint)
         items.append(
             schemas.TopError(
                 fingerprint=row.fingerprint,
-                error_kind=detail.error_kind if detail else None,
-                message=detail.message if detail else "",
-                step=detail.step if detail else None,
-                template_slug=detail.template_slug if detail else "",
-                count=int(row.count),
-                previous_count=previous,
-                trend=_trend(int(row.count), previous),  # type: ignore[arg-type]
+                error_kind=sample.error_kind if sample else None,
+                message=sample.message if sample else "",
+                step=sample.step if sample else None,
+                template_slug=sample.template_slug if sample else "",
+                count=int(row.failures),
+                previous_count=int(row.previous),
+                trend=_trend(int(row.failures), int(row.previous)),  # type: ignore[arg-type]
                 last_seen=row.last_seen,
                 sample_run_id=sample.sample_run_id if sample else None,
                 sample_agent_id=sample.agent_id if sample else None,
@@ -318,7 +331,15 @@ def top_failing_agents(rows: list[Any]) -> list[schemas.FailingAgent]:
 
 
 def time_saved(rows: list[Any]) -> schemas.TimeSaved:
-    value = float(sum(row.minutes or 0 for row in rows))
+    return _minutes(float(sum(row.minutes or 0 for row in rows)))
+
+
+def time_saved_by(succeeded: int, minutes_per_run: float) -> schemas.TimeSaved:
+    """One agent's time saved: its successes times its current minutes per run."""
+    return _minutes(succeeded * minutes_per_run)
+
+
+def _minutes(value: float) -> schemas.TimeSaved:
     return schemas.TimeSaved(minutes=round(value, 2), hours=round(value / 60, 2))
 
 
@@ -343,14 +364,15 @@ async def agent_analytics(
 ) -> schemas.AgentAnalytics:
     scope = AGENT_ROLLUPS.c.agent_id == agent.id
     span = window.span
+    whole = await totals(session, AGENT_ROLLUPS, scope, span)
     return schemas.AgentAnalytics(
         start=window.start,
         end=window.end,
         granularity=window.granularity,
         agent_id=agent.id,
         minutes_saved_per_run=agent.minutes_saved_per_run,
-        totals=await totals(session, AGENT_ROLLUPS, scope, span),
+        totals=whole,
         series=await series(session, AGENT_ROLLUPS, scope, window),
         top_errors=await top_errors(session, agent.owner_id, window, agent.id),
-        time_saved=time_saved(await agent_figures(session, scope, span)),
+        time_saved=time_saved_by(whole.succeeded, agent.minutes_saved_per_run),
     )

@@ -37,22 +37,21 @@ async def error_groups(
     )
     top = counts[:MAX_GROUPS]
     fingerprints = [row.fingerprint for row in top]
-    samples = await analytics.error_samples(
+    latest = await analytics.latest_failures(
         session, owner_id, span, fingerprints, agent_id=agent_id
     )
-    details = await analytics.fingerprint_details(session, fingerprints)
     items = []
     for row in top:
-        sample, detail = samples.get(row.fingerprint), details.get(row.fingerprint)
-        if sample is None or detail is None:
+        sample = latest.get(row.fingerprint)
+        if sample is None:
             continue
         items.append(
             schemas.ErrorGroup(
                 fingerprint=row.fingerprint,
-                error_kind=detail.error_kind,
-                message=detail.message,
-                step=detail.step,
-                template_slug=detail.template_slug,
+                error_kind=sample.error_kind,
+                message=sample.message,
+                step=sample.step,
+                template_slug=sample.template_slug,
                 count=int(row.count),
                 first_seen=_aware(row.first_seen),
                 last_seen=_aware(row.last_seen),

@@ -68,6 +68,38 @@ async def test_run_list_total_stops_counting_at_the_cap(
     assert failed.json()["total"] == (RUNS_TOTAL_CAP + 5 + 9) // 10
 
 
+async def test_total_and_pages_agree_at_every_page_boundary(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A page that is not full gives its total without a count; a full page, or
+    one past the end, counts. Both must say 7, and the pages must tile the runs."""
+    account = await sign_up(client)
+    agent = await create_agent(app.state.database, account.id)
+    await _history(app.state.database, agent.id, agent.owner_id, 7)
+    url = f"/api/v1/agents/{agent.id}/runs"
+    seen: list[str] = []
+    for limit, offset, shown in [
+        (3, 0, 3),
+        (3, 3, 3),
+        (3, 6, 1),
+        (3, 7, 0),
+        (7, 0, 7),
+        (10, 0, 7),
+        (6, 0, 6),
+        (5, 100, 0),
+    ]:
+        page = await client.get(
+            url, params={"limit": limit, "offset": offset}, headers=account.headers
+        )
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert (len(body["items"]), body["total"]) == (shown, 7), (limit, offset, body)
+        if limit == 3:
+            seen += [item["id"] for item in body["items"]]
+    everything = (await client.get(url, params={"limit": 7}, headers=account.headers)).json()
+    assert seen == [item["id"] for item in everything["items"]]
+
+
 def _node_types(node: dict[str, Any]) -> set[str]:
     found = {node["Node Type"]}
     for child in node.get("Plans", []):

@@ -92,7 +92,7 @@ async def list_agents(
     category: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[schemas.Agent]:
     agents, total = await service.list_agents(
-        session, user.id, status=status, category=category, limit=page.limit, offset=page.offset
+        session, user.id, status=status, category=category, page=page
     )
     return Page[schemas.Agent](
         items=await present_agents(request, session, agents),

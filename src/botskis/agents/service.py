@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents import triggers
@@ -22,6 +22,7 @@ from botskis.agents.errors import (
 from botskis.agents.models import Agent, AgentStatus
 from botskis.billing.service import check_agent_quota
 from botskis.core.errors import ValidationFailed
+from botskis.core.pagination import PageParams, fetch_page
 from botskis.credentials.service import stored_kinds
 from botskis.database.base import utcnow
 from botskis.marketplace.catalog import Template, get_catalog
@@ -149,8 +150,7 @@ async def list_agents(
     *,
     status: AgentStatus | None,
     category: str | None,
-    limit: int,
-    offset: int,
+    page: PageParams,
 ) -> tuple[list[Agent], int]:
     where = [Agent.owner_id == owner_id]
     if status is not None:
@@ -158,15 +158,9 @@ async def list_agents(
     if category is not None:
         slugs = [t.slug for t in get_catalog().all() if t.category == category]
         where.append(Agent.template_slug.in_(slugs))
-    total = await session.scalar(select(func.count()).select_from(Agent).where(*where)) or 0
-    rows = await session.scalars(
-        select(Agent)
-        .where(*where)
-        .order_by(Agent.created_at.desc(), Agent.id)
-        .limit(limit)
-        .offset(offset)
+    return await fetch_page(
+        session, select(Agent).where(*where), (Agent.created_at.desc(), Agent.id), page
     )
-    return list(rows), total
 
 
 async def update_agent(
@@ -272,9 +266,8 @@ async def missing_credentials(
     """Per agent, the credential kinds its template needs that the owner has not
     stored. An agent whose config lets an `llm` step run needs an `openai`
     credential unless the operator's default LLM (`default_llm`) serves it."""
-    have = await stored_kinds(session, owner_id)
     catalog = get_catalog()
-    result: dict[uuid.UUID, list[str]] = {}
+    needs: dict[uuid.UUID, list[str]] = {}
     for agent in agents:
         template = catalog.get(agent.template_slug)
         needed = list(template.credentials) if template is not None else []
@@ -285,5 +278,10 @@ async def missing_credentials(
             and template.uses_llm_with(agent.config)
         ):
             needed.append(LLM_CREDENTIAL)
-        result[agent.id] = [kind for kind in needed if kind not in have]
-    return result
+        needs[agent.id] = needed
+    # Agents that need no credential at all do not need the query.
+    have = await stored_kinds(session, owner_id) if any(needs.values()) else set()
+    return {
+        agent_id: [kind for kind in needed if kind not in have]
+        for agent_id, needed in needs.items()
+    }

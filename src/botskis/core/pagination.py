@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 ItemT = TypeVar("ItemT")
+RowT = TypeVar("RowT")
 
 
 class PageParams(BaseModel):
@@ -30,3 +35,27 @@ class Page(BaseModel, Generic[ItemT]):
     total: int
     limit: int
     offset: int
+
+
+async def fetch_page(
+    session: AsyncSession,
+    query: Select[RowT],
+    order_by: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    page: PageParams,
+    *,
+    count_cap: int | None = None,
+) -> tuple[list[RowT], int]:
+    """A page of `query`'s rows in `order_by` order, and how many rows there are
+    (at most `count_cap` when given). One row more than the page is fetched: when
+    it is not there, the total is known and the count query is skipped, which
+    is the common case for an account's agents, credentials and notifications."""
+    rows = list(
+        await session.scalars(query.order_by(*order_by).limit(page.limit + 1).offset(page.offset))
+    )
+    if len(rows) <= page.limit and (rows or page.offset == 0):
+        return rows, page.offset + len(rows)
+    counted: Select[Any] = query.with_only_columns(literal_column("1"))
+    if count_cap is not None:
+        counted = counted.limit(count_cap)
+    total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    return rows[: page.limit], total

@@ -52,9 +52,7 @@ async def list_credentials(
     page: PageDep,
     kind: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Page[schemas.Credential]:
-    rows, total = await service.list_credentials(
-        session, user.id, kind=kind, limit=page.limit, offset=page.offset
-    )
+    rows, total = await service.list_credentials(session, user.id, kind=kind, page=page)
     return Page[schemas.Credential](
         items=[schemas.Credential.model_validate(c) for c in rows],
         total=total,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.config import Settings
 from botskis.core.errors import ValidationFailed
+from botskis.core.pagination import PageParams, fetch_page
 from botskis.credentials.errors import (
     CredentialNameTaken,
     CredentialNotFound,
@@ -110,20 +111,14 @@ async def get_owned_credential(
 
 
 async def list_credentials(
-    session: AsyncSession, owner_id: uuid.UUID, *, kind: str | None, limit: int, offset: int
+    session: AsyncSession, owner_id: uuid.UUID, *, kind: str | None, page: PageParams
 ) -> tuple[list[Credential], int]:
     where = [Credential.owner_id == owner_id]
     if kind is not None:
         where.append(Credential.kind == kind)
-    total = await session.scalar(select(func.count()).select_from(Credential).where(*where)) or 0
-    rows = await session.scalars(
-        select(Credential)
-        .where(*where)
-        .order_by(Credential.created_at, Credential.id)
-        .limit(limit)
-        .offset(offset)
+    return await fetch_page(
+        session, select(Credential).where(*where), (Credential.created_at, Credential.id), page
     )
-    return list(rows), total
 
 
 async def update_credential(

@@ -21,9 +21,7 @@ async def list_notifications(
     page: PageDep,
     unread: Annotated[bool, Query(description="Only notifications not read yet")] = False,
 ) -> Page[schemas.Notification]:
-    items, total = await service.list_notifications(
-        session, user.id, unread_only=unread, limit=page.limit, offset=page.offset
-    )
+    items, total = await service.list_notifications(session, user.id, unread_only=unread, page=page)
     return Page(
         items=[schemas.Notification.model_validate(item) for item in items],
         total=total,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from botskis.core.pagination import PageParams, fetch_page
 from botskis.notifications.errors import NotificationNotFound
 from botskis.notifications.models import NOTIFICATION_LEVELS, Notification
 from botskis.realtime.events import emit
@@ -51,20 +52,17 @@ async def create_notification(
 
 
 async def list_notifications(
-    session: AsyncSession, user_id: uuid.UUID, *, unread_only: bool, limit: int, offset: int
+    session: AsyncSession, user_id: uuid.UUID, *, unread_only: bool, page: PageParams
 ) -> tuple[list[Notification], int]:
     condition = [Notification.user_id == user_id]
     if unread_only:
         condition.append(Notification.read_at.is_(None))
-    total = await session.scalar(select(func.count()).select_from(Notification).where(*condition))
-    items = await session.scalars(
-        select(Notification)
-        .where(*condition)
-        .order_by(Notification.created_at.desc(), Notification.id)
-        .limit(limit)
-        .offset(offset)
+    return await fetch_page(
+        session,
+        select(Notification).where(*condition),
+        (Notification.created_at.desc(), Notification.id),
+        page,
     )
-    return list(items), total or 0
 
 
 async def mark_read(

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from botskis.agents.models import Agent, AgentStatus
@@ -19,7 +19,7 @@ from botskis.agents.service import get_owned_agent, hash_token
 from botskis.analytics.rollups import add_finished_runs, finished_run
 from botskis.billing.service import admit_run
 from botskis.config import Settings
-from botskis.core.pagination import PageParams
+from botskis.core.pagination import PageParams, fetch_page
 from botskis.database.base import utcnow
 from botskis.marketplace.catalog import get_catalog
 from botskis.queue.wakeup import wake_workers_after_commit
@@ -154,12 +154,9 @@ async def list_runs(
     query = select(Run).where(Run.agent_id == agent.id)
     if status is not None:
         query = query.where(Run.status == status)
-    counted = query.with_only_columns(literal_column("1")).limit(RUNS_TOTAL_CAP).subquery()
-    total = await session.scalar(select(func.count()).select_from(counted)) or 0
-    rows = await session.scalars(
-        query.order_by(Run.created_at.desc(), Run.id.desc()).limit(page.limit).offset(page.offset)
+    return await fetch_page(
+        session, query, (Run.created_at.desc(), Run.id.desc()), page, count_cap=RUNS_TOTAL_CAP
     )
-    return list(rows), total
 
 
 async def cancel_run(

@@ -427,13 +427,20 @@ async def _explain_and_time(
             statements = list(captured)
             findings = []
             async with database.engine.connect() as conn:
-                for statement, parameters in statements:
-                    plan = (
-                        await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
-                    ).scalars()
-                    text = "\n".join(plan)
-                    scans = [line.strip() for line in text.splitlines() if "Seq Scan" in line]
-                    findings.extend(scans)
+                # First the planner's own choice; then with sequential scans
+                # disabled, where a Seq Scan left means no index serves the read.
+                for forced in (False, True):
+                    if forced:
+                        await conn.exec_driver_sql("SET enable_seqscan = off")
+                    for statement, parameters in statements:
+                        plan = (
+                            await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
+                        ).scalars()
+                        findings.extend(
+                            ("no index: " if forced else "") + line.strip()
+                            for line in "\n".join(plan).splitlines()
+                            if "Seq Scan" in line
+                        )
             plans[label] = findings or [f"index scans only ({len(statements)} statements)"]
             if label.startswith("dashboard"):
                 for _ in range(10):
@@ -456,7 +463,7 @@ def main() -> None:
         "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
     rng = random.Random(17)
     with postgres_database(args.postgres) as url:
@@ -525,6 +532,8 @@ def _report(
     for label, findings in plans[last].items():
         for finding in findings:
             print(f"  {label:32} {finding}")
+    unserved = sum(f.startswith("no index: ") for found in plans[last].values() for f in found)
+    print(f"with enable_seqscan off, sequential scans left (reads no index serves): {unserved}")
 
 
 if __name__ == "__main__":

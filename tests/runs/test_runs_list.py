@@ -66,6 +66,13 @@ async def test_run_list_total_stops_counting_at_the_cap(
         f"/api/v1/agents/{agent.id}/runs", params={"status": "failed"}, headers=account.headers
     )
     assert failed.json()["total"] == (RUNS_TOTAL_CAP + 5 + 9) // 10
+    # The last page, past the cap, shows its runs and still reports the cap.
+    last = await client.get(
+        f"/api/v1/agents/{agent.id}/runs",
+        params={"limit": 10, "offset": RUNS_TOTAL_CAP},
+        headers=account.headers,
+    )
+    assert (len(last.json()["items"]), last.json()["total"]) == (5, RUNS_TOTAL_CAP)
 
 
 async def test_total_and_pages_agree_at_every_page_boundary(

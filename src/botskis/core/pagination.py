@@ -53,7 +53,8 @@ async def fetch_page(
         await session.scalars(query.order_by(*order_by).limit(page.limit + 1).offset(page.offset))
     )
     if len(rows) <= page.limit and (rows or page.offset == 0):
-        return rows, page.offset + len(rows)
+        total = page.offset + len(rows)
+        return rows, total if count_cap is None else min(total, count_cap)
     counted: Select[Any] = query.with_only_columns(literal_column("1"))
     if count_cap is not None:
         counted = counted.limit(count_cap)

@@ -20,6 +20,7 @@ from botskis.database.availability import (
     Unavailability,
     unavailability,
 )
+from botskis.database.write_turn import WriteTurnTimeout
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -253,4 +254,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_error)
+    app.add_exception_handler(WriteTurnTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from botskis.core import metrics
+from botskis.database.write_turn import WriteTurnTimeout
 
 
 class Unavailability(StrEnum):
@@ -82,6 +83,8 @@ def unavailability(exc: BaseException) -> Unavailability | None:
 def _reason(exc: BaseException) -> Unavailability | None:
     if isinstance(exc, PoolTimeout):
         return Unavailability.POOL_TIMEOUT
+    if isinstance(exc, WriteTurnTimeout):
+        return Unavailability.CONTENTION
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return Unavailability.UNREACHABLE

@@ -6,6 +6,7 @@ PostgreSQL (psycopg 3) gets a bounded pool with pre-ping and recycling.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from botskis.config import Settings
 from botskis.database.availability import Availability
+from botskis.database.write_turn import TURN_KEY, TurnTakingSession
 
 # Work another layer attaches to a unit of work, given its session.
 CommitHook = Callable[[AsyncSession], Awaitable[None]]
@@ -81,7 +83,19 @@ class Database:
 
     def __init__(self, settings: Settings, database_url: str | None = None) -> None:
         self.engine = create_engine(settings, database_url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions: async_sessionmaker[AsyncSession]
+        # SQLite's one writer at a time, taken in turns by this process's
+        # sessions (database/write_turn.py); PostgreSQL locks rows instead.
+        self.write_turn = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        if self.write_turn is not None:
+            self.sessions = async_sessionmaker(
+                self.engine,
+                class_=TurnTakingSession,
+                expire_on_commit=False,
+                info={TURN_KEY: self.write_turn},
+            )
+        else:
+            self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._after_commit: list[CommitHook] = []
         # Outage transitions: the first refusal opens one, the next commit closes it.
         self.availability = Availability()

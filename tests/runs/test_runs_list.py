@@ -105,6 +105,9 @@ async def test_total_and_pages_agree_at_every_page_boundary(
             seen += [item["id"] for item in body["items"]]
     everything = (await client.get(url, params={"limit": 7}, headers=account.headers)).json()
     assert seen == [item["id"] for item in everything["items"]]
+    quiet = await create_agent(app.state.database, account.id)
+    empty = await client.get(f"/api/v1/agents/{quiet.id}/runs", headers=account.headers)
+    assert (empty.json()["items"], empty.json()["total"]) == ([], 0)
 
 
 def _node_types(node: dict[str, Any]) -> set[str]:

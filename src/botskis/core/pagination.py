@@ -48,14 +48,15 @@ async def fetch_page(
     """A page of `query`'s rows in `order_by` order, and how many rows there are
     (at most `count_cap` when given). One row more than the page is fetched: when
     it is not there, the total is known and the count query is skipped, which
-    is the common case for an account's agents, credentials and notifications."""
+    is the common case for an account's agents, credentials and notifications.
+    `query` is a plain filtered SELECT (no DISTINCT or GROUP BY), unordered."""
     rows = list(
         await session.scalars(query.order_by(*order_by).limit(page.limit + 1).offset(page.offset))
     )
     if len(rows) <= page.limit and (rows or page.offset == 0):
         total = page.offset + len(rows)
         return rows, total if count_cap is None else min(total, count_cap)
-    counted: Select[Any] = query.with_only_columns(literal_column("1"))
+    counted: Select[Any] = query.with_only_columns(literal_column("1"), maintain_column_froms=True)
     if count_cap is not None:
         counted = counted.limit(count_cap)
     total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0

@@ -44,7 +44,10 @@ class TurnTakingSession(AsyncSession):
             return
         if isinstance(statement, UpdateBase) or self.new or self.dirty or self.deleted:
             try:
-                await asyncio.wait_for(turn.acquire(), self.turn_timeout_seconds)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow
+                # a cancellation that arrives as the lock is handed over.
+                async with asyncio.timeout(self.turn_timeout_seconds):
+                    await turn.acquire()
             except TimeoutError:
                 raise WriteTurnTimeout() from None
             self.info[HOLDING_KEY] = True

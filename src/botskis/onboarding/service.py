@@ -34,6 +34,9 @@ async def get_or_create_session(session: AsyncSession, user_id: uuid.UUID) -> On
     try:
         async with session.begin_nested():
             session.add(created)
+            # Flushed here, through the session, so on SQLite the insert waits
+            # for its write turn (database/write_turn.py) like every other write.
+            await session.flush()
     except IntegrityError:
         # A concurrent first call created it; use that one.
         existing = await session.scalar(

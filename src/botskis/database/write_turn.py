@@ -10,6 +10,11 @@ statement, or a flush with pending changes) and gives it back when its
 transaction ends, which is where SQLite takes and releases its own lock. Reads
 never take the turn (WAL never blocks them). On PostgreSQL sessions have no
 turn to take and behave as plain `AsyncSession`s.
+
+Only `execute`, `scalar(s)`, `get`, `flush` and `commit` take the turn: a write
+through `begin_nested()`'s own flush, `merge`, `stream`, `run_sync` or
+`connection()` would take SQLite's lock without it, so write through those
+(flush explicitly inside a savepoint).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ turn to take and behave as plain `AsyncSession`s.
 
 Only `execute`, `scalar(s)`, `get`, `flush` and `commit` take the turn: a write
 through `begin_nested()`'s own flush, `merge`, `stream`, `run_sync` or
-`connection()` would take SQLite's lock without it, so write through those
-(flush explicitly inside a savepoint).
+`connection()` would take SQLite's lock without it, so writes go through the
+methods above (inside a savepoint, flush explicitly).
 """
 
 from __future__ import annotations

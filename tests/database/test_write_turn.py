@@ -67,8 +67,9 @@ async def _let_others_run() -> None:
         await asyncio.sleep(0)
 
 
+@pytest.mark.parametrize("first_writes_by", ["statement", "orm flush"])
 async def test_a_second_writer_writes_after_the_first_commits(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, first_writes_by: str
 ) -> None:
     account = await sign_up(client)
     database: Database = app.state.database
@@ -80,7 +81,13 @@ async def test_a_second_writer_writes_after_the_first_commits(
             await session.execute(_notification(uuid.UUID(account.id), "second"))
 
     async with database.sessions() as first:
-        await first.execute(_notification(uuid.UUID(account.id), "first"))
+        if first_writes_by == "statement":
+            await first.execute(_notification(uuid.UUID(account.id), "first"))
+        else:
+            first.add(
+                Notification(user_id=uuid.UUID(account.id), level="info", title="first", message="")
+            )
+            await first.flush()
         waiting = asyncio.create_task(second())
         await _let_others_run()
         assert not waiting.done()
